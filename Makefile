@@ -1,0 +1,56 @@
+# The two commands a new user needs: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cksum < requirements.txt | cut -d' ' -f1)
+TEST_SETTINGS := DJANGO_SETTINGS_MODULE=cqa_portal.settings.test
+
+.PHONY: venv run run-full test lint format messages clean
+
+$(STAMP): requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements.txt
+	rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+venv: $(STAMP)
+
+## make run: embedded default (SQLite, tasks inline, mail to the console) at http://127.0.0.1:8000
+run: venv
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_demo
+	$(BIN)/python manage.py runserver 127.0.0.1:8000
+
+## make run-full: gunicorn + Celery worker + Celery beat (needs DATABASE_URL and REDIS_URL)
+run-full: venv
+	@test -n "$$DATABASE_URL" -a -n "$$REDIS_URL" || (echo "Set DATABASE_URL and REDIS_URL first (see README)."; exit 1)
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py collectstatic --noinput -v0
+	$(BIN)/python manage.py seed_demo
+	$(BIN)/honcho start -f Procfile
+
+## make test: lint, migrations check and the whole test suite
+test: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(TEST_SETTINGS) $(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: venv
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+## make messages: refresh and compile the Chinese catalogues (needs GNU gettext)
+# Each app keeps its own catalogue (<app>/locale); templates/ and cqa_portal/ use locale/.
+APPS := members pledges surveys courses
+messages: venv
+	$(BIN)/python manage.py makemessages -l zh_Hans --no-obsolete $(foreach d,.venv staticfiles tests bench $(APPS),--ignore=$(d))
+	for app in $(APPS); do mkdir -p $$app/locale && (cd $$app && ../$(BIN)/django-admin makemessages -l zh_Hans --no-obsolete); done
+	$(BIN)/python manage.py compilemessages -l zh_Hans --ignore=.venv
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

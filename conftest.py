@@ -1,0 +1,64 @@
+"""Root fixtures. In CI (CI=true) a test that needs PostgreSQL, Redis or Chromium fails when the
+service is missing; elsewhere it is skipped with the reason."""
+
+import os
+import shutil
+
+import pytest
+from django.conf import settings
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def need(condition: bool, reason: str) -> None:
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"required in CI: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def pytest_sessionstart(session):
+    if IN_CI:
+        url = os.environ.get("DATABASE_URL", "")
+        if not url.startswith(("postgres://", "postgresql://")):
+            raise pytest.UsageError("CI must run on PostgreSQL: set DATABASE_URL")
+        if not os.environ.get("REDIS_URL"):
+            raise pytest.UsageError("CI must run with Redis: set REDIS_URL")
+
+
+@pytest.fixture(autouse=True)
+def _clean_cache():
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
+@pytest.fixture
+def postgres(db):
+    from django.db import connection
+
+    need(connection.vendor == "postgresql", "needs PostgreSQL (set DATABASE_URL)")
+
+
+@pytest.fixture
+def redis_url():
+    import redis
+
+    need(bool(settings.REDIS_URL), "needs Redis (set REDIS_URL)")
+    client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        pytest.fail(f"REDIS_URL is set but Redis does not answer: {exc}")
+    finally:
+        client.close()
+    return settings.REDIS_URL
+
+
+@pytest.fixture
+def chromium_path():
+    path = shutil.which("chromium") or "/usr/bin/chromium"
+    need(os.path.exists(path), "needs Debian's chromium package")
+    return path

@@ -1,0 +1,33 @@
+"""Celery application. Tasks are autodiscovered from every app's tasks.py."""
+
+import os
+
+from celery import Celery
+from celery.contrib.django.task import DjangoTask
+from celery.schedules import crontab
+from django.db import transaction
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cqa_portal.settings.local")
+
+
+class PortalTask(DjangoTask):
+    """Enqueue after commit, and never let a broker outage fail the request.
+
+    Celery's own ``delay_on_commit`` registers a plain on_commit callback, so a broker that is
+    down raises into the view after the data is already committed. Here the callback is robust:
+    the error is logged and the outbox sweep delivers the work later.
+    """
+
+    def delay_on_commit(self, *args, **kwargs) -> None:
+        transaction.on_commit(lambda: self.delay(*args, **kwargs), robust=True)
+
+
+app = Celery("cqa_portal", task_cls=PortalTask)
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+# Periodic work, declared in code. Every entry is a set-based, re-runnable sweep.
+app.conf.beat_schedule = {
+    "outbox-sweep": {"task": "core.outbox.sweep", "schedule": 60.0},
+    "outbox-purge": {"task": "core.outbox.purge", "schedule": crontab(minute=30, hour=3)},
+}

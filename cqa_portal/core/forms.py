@@ -1,0 +1,54 @@
+from django import forms
+from django.forms.renderers import TemplatesSetting
+from django.urls import reverse_lazy
+from django.utils import timezone
+from django.utils.functional import lazy
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+
+class PortalFormRenderer(TemplatesSetting):
+    """Every form in the portal renders with the same accessible layout."""
+
+    form_template_name = "forms/portal_form.html"
+    field_template_name = "forms/portal_field.html"
+
+
+def _privacy_label():
+    return format_html(
+        '{} <a href="{}" target="_blank">{}</a>',
+        _("I have read and agree to the"),
+        reverse_lazy("core:privacy"),
+        _("privacy notice"),
+    )
+
+
+privacy_label = lazy(_privacy_label, str)
+
+
+class PrivacyConsentField(forms.BooleanField):
+    """A required tick-box linking the privacy notice; every form that collects personal data
+    uses it."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("label", privacy_label())
+        kwargs.setdefault("required", True)
+        kwargs.setdefault(
+            "error_messages",
+            {"required": _("Please read and accept the privacy notice to continue.")},
+        )
+        super().__init__(**kwargs)
+
+
+class SignupForm(forms.Form):
+    """Extra fields on allauth's signup form: the person's name and privacy consent."""
+
+    name = forms.CharField(label=_("Full name"), max_length=150)
+    privacy_consent = PrivacyConsentField()
+
+    field_order = ["email", "name", "password1", "password2", "privacy_consent"]
+
+    def signup(self, request, user) -> None:
+        from .services import account_signup_complete
+
+        account_signup_complete(user=user, name=self.cleaned_data["name"], at=timezone.now())

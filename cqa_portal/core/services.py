@@ -1,0 +1,241 @@
+"""Writes for the cross-app building blocks: the mail outbox and the audit log.
+
+Every app sends mail with ``outbox_enqueue`` inside the transaction that causes the mail and
+records status changes with ``audit_log`` in the transaction that makes them.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import socket
+from collections.abc import Iterable
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.db import models, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from .models import AuditEntry, OutboxMessage
+
+logger = logging.getLogger(__name__)
+
+# Backoff for temporary failures, in seconds, by attempt number (last value repeats).
+RETRY_BACKOFF = [60, 300, 900, 3600, 3 * 3600]
+
+
+@transaction.atomic
+def outbox_enqueue(
+    *,
+    key: str,
+    purpose: str,
+    to: str,
+    subject: str,
+    body: str,
+    html_body: str = "",
+    send_now: bool = True,
+) -> OutboxMessage:
+    """Write one mail to the outbox, once per ``key``; send it after commit.
+
+    Calling it again with the same key returns the existing row and writes nothing.
+    With ``send_now`` false the row waits for a batch sender or the sweep.
+    """
+    message, created = OutboxMessage.objects.get_or_create(
+        key=key[:255],
+        defaults={
+            "purpose": purpose,
+            "to": to,
+            "subject": subject[:255],
+            "body": body,
+            "html_body": html_body,
+        },
+    )
+    if created and send_now:
+        from .tasks import outbox_send_task
+
+        outbox_send_task.delay_on_commit(message.pk)
+    return message
+
+
+def _claim(message_id: int) -> bool:
+    """Atomically take a message for sending. False if it is sent, failed or held elsewhere."""
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.OUTBOX_STALE_CLAIM_SECONDS)
+    claimable = Q(status=OutboxMessage.Status.PENDING, next_attempt_at__lte=now) | Q(
+        status=OutboxMessage.Status.SENDING, claimed_at__lt=stale
+    )
+    return bool(
+        OutboxMessage.objects.filter(claimable, pk=message_id).update(
+            status=OutboxMessage.Status.SENDING,
+            claimed_at=now,
+            attempts=models.F("attempts") + 1,
+        )
+    )
+
+
+def _is_temporary(exc: Exception) -> bool:
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return 400 <= exc.smtp_code < 500
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _msg in exc.recipients.values()]
+        return all(400 <= code < 500 for code in codes)
+    return isinstance(exc, OSError | socket.timeout | smtplib.SMTPServerDisconnected)
+
+
+def _record_failure(message: OutboxMessage, exc: Exception) -> None:
+    error = f"{type(exc).__name__}: {exc}"[:2000]
+    if _is_temporary(exc) and message.attempts < settings.OUTBOX_MAX_ATTEMPTS:
+        delay = RETRY_BACKOFF[min(message.attempts, len(RETRY_BACKOFF)) - 1]
+        OutboxMessage.objects.filter(pk=message.pk).update(
+            status=OutboxMessage.Status.PENDING,
+            last_error=error,
+            next_attempt_at=timezone.now() + timedelta(seconds=delay),
+        )
+        logger.warning("outbox %s: temporary failure, retry in %ss: %s", message.pk, delay, error)
+    else:
+        OutboxMessage.objects.filter(pk=message.pk).update(
+            status=OutboxMessage.Status.FAILED, last_error=error
+        )
+        logger.error("outbox %s: permanent failure: %s", message.pk, error)
+
+
+def outbox_send_many(*, message_ids: Iterable[int]) -> int:
+    """Send the given messages over one SMTP connection; returns how many were sent.
+
+    Each message is claimed just before it is sent and marked sent right after, so a retried
+    batch skips what is already sent and a killed worker leaves at most one message in doubt.
+    """
+    sent = 0
+    connection = None
+    try:
+        for message_id in message_ids:
+            if not _claim(message_id):
+                continue
+            message = OutboxMessage.objects.get(pk=message_id)
+            try:
+                if connection is None:
+                    connection = get_connection()
+                    connection.open()
+                email = EmailMultiAlternatives(
+                    subject=message.subject,
+                    body=message.body,
+                    from_email=settings.DEFAULT_FROM_EMAIL,
+                    to=[message.to],
+                    connection=connection,
+                    headers={"X-Portal-Message": message.key[:200]},
+                )
+                if message.html_body:
+                    email.attach_alternative(message.html_body, "text/html")
+                email.send()
+            except Exception as exc:  # noqa: BLE001 - every failure is recorded on the row
+                _record_failure(message, exc)
+                if connection is not None:
+                    connection.close()
+                    connection = None
+                continue
+            OutboxMessage.objects.filter(pk=message.pk).update(
+                status=OutboxMessage.Status.SENT, sent_at=timezone.now(), last_error=""
+            )
+            sent += 1
+    finally:
+        if connection is not None:
+            connection.close()
+    return sent
+
+
+def outbox_send(*, message_id: int) -> bool:
+    return outbox_send_many(message_ids=[message_id]) == 1
+
+
+def outbox_due_ids(*, limit: int = 500) -> list[int]:
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.OUTBOX_STALE_CLAIM_SECONDS)
+    return list(
+        OutboxMessage.objects.filter(
+            Q(status=OutboxMessage.Status.PENDING, next_attempt_at__lte=now)
+            | Q(status=OutboxMessage.Status.SENDING, claimed_at__lt=stale)
+        )
+        .order_by("next_attempt_at", "pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+
+
+def outbox_sweep(*, batch_size: int = 300) -> int:
+    """Send everything still pending (broker was down, temporary failure due again)."""
+    total = 0
+    while ids := outbox_due_ids(limit=batch_size):
+        sent = outbox_send_many(message_ids=ids)
+        total += sent
+        if sent == 0:
+            break
+    return total
+
+
+def outbox_purge(*, older_than_days: int = 365) -> int:
+    """Delete sent mails older than the retention period stated in the privacy notice."""
+    cutoff = timezone.now() - timedelta(days=older_than_days)
+    deleted, _ = OutboxMessage.objects.filter(
+        status=OutboxMessage.Status.SENT, sent_at__lt=cutoff
+    ).delete()
+    return deleted
+
+
+@transaction.atomic
+def outbox_retry(*, message_ids: Iterable[int], actor=None) -> int:
+    """Staff put failed mails back in the queue."""
+    messages = list(
+        OutboxMessage.objects.select_for_update().filter(
+            pk__in=list(message_ids), status=OutboxMessage.Status.FAILED
+        )
+    )
+    for message in messages:
+        message.status = OutboxMessage.Status.PENDING
+        message.attempts = 0
+        message.next_attempt_at = timezone.now()
+        message.save(update_fields=["status", "attempts", "next_attempt_at"])
+        audit_log(
+            actor=actor,
+            action="core.outbox.retried",
+            obj=message,
+            from_state=OutboxMessage.Status.FAILED,
+            to_state=OutboxMessage.Status.PENDING,
+        )
+        from .tasks import outbox_send_task
+
+        outbox_send_task.delay_on_commit(message.pk)
+    return len(messages)
+
+
+def audit_log(
+    *,
+    actor,
+    action: str,
+    obj: models.Model,
+    from_state: str = "",
+    to_state: str = "",
+    detail: str = "",
+) -> AuditEntry:
+    """Record a change. Call it inside the transaction that makes the change."""
+    user = actor if getattr(actor, "is_authenticated", False) else None
+    return AuditEntry.objects.create(
+        actor=user,
+        action=action,
+        content_type=ContentType.objects.get_for_model(obj),
+        object_id=str(obj.pk),
+        object_repr=str(obj)[:255],
+        from_state=str(from_state or ""),
+        to_state=str(to_state or ""),
+        detail=detail,
+    )
+
+
+@transaction.atomic
+def account_signup_complete(*, user, name: str, at) -> None:
+    """Store what the signup form adds to allauth's account: the name and privacy consent."""
+    user.first_name = name.strip()[:150]
+    user.privacy_consent_at = at
+    user.save(update_fields=["first_name", "privacy_consent_at"])
+    audit_log(actor=user, action="core.account.privacy_consented", obj=user)

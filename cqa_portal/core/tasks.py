@@ -1,0 +1,34 @@
+"""Thin tasks: take ids, call a service. Safe to run twice."""
+
+from celery import shared_task
+
+from . import services
+
+
+@shared_task(name="core.outbox.send", acks_late=True, ignore_result=True)
+def outbox_send_task(message_id: int) -> bool:
+    return services.outbox_send(message_id=message_id)
+
+
+@shared_task(name="core.outbox.send_many", acks_late=True, ignore_result=True)
+def outbox_send_many_task(message_ids: list[int]) -> int:
+    return services.outbox_send_many(message_ids=message_ids)
+
+
+@shared_task(name="core.outbox.sweep", ignore_result=True)
+def outbox_sweep_task() -> int:
+    return services.outbox_sweep()
+
+
+@shared_task(name="core.outbox.purge", ignore_result=True)
+def outbox_purge_task() -> int:
+    return services.outbox_purge()
+
+
+@shared_task(name="core.ping", ignore_result=True)
+def ping_task(token: str) -> str:
+    """Used by the health drill and tests: proves a real worker consumed a task."""
+    from django.core.cache import cache
+
+    cache.set(f"core.ping.{token}", "pong", timeout=300)
+    return "pong"
