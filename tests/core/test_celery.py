@@ -7,7 +7,7 @@ from cqa_portal.core.models import OutboxMessage
 
 
 @pytest.fixture
-def real_worker(redis_url, transactional_db):
+def real_worker(redis_url, postgres, transactional_db):
     """A real Celery worker thread consuming from the real Redis broker."""
     from celery.signals import task_postrun
     from django.db import connections
@@ -25,6 +25,18 @@ def real_worker(redis_url, transactional_db):
     finally:
         app.conf.task_always_eager = True
         task_postrun.disconnect(close_worker_connections)
+        _drop_other_connections()
+
+
+def _drop_other_connections():
+    """End database sessions the worker thread left open, so the test database can be dropped."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
 
 
 def test_task_goes_through_redis_and_a_real_worker(real_worker, mailoutbox):
