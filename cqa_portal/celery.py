@@ -1,5 +1,6 @@
 """Celery application. Tasks are autodiscovered from every app's tasks.py."""
 
+import importlib
 import os
 
 from celery import Celery
@@ -27,7 +28,16 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 # Periodic work, declared in code. Every entry is a set-based, re-runnable sweep.
+# Each app declares its own entries in <app>/schedule.py as BEAT_SCHEDULE (plain data).
 app.conf.beat_schedule = {
     "outbox-sweep": {"task": "core.outbox.sweep", "schedule": 60.0},
     "outbox-purge": {"task": "core.outbox.purge", "schedule": crontab(minute=30, hour=3)},
 }
+for _app in ("members", "pledges", "surveys", "courses"):
+    try:
+        _module = importlib.import_module(f"{_app}.schedule")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"{_app}.schedule":
+            raise
+        continue
+    app.conf.beat_schedule.update(_module.BEAT_SCHEDULE)
