@@ -409,7 +409,7 @@ class ReliefRequest(models.Model):
 
 
 class ReliefDocument(models.Model):
-    """A supporting document. Stored outside MEDIA_ROOT; served only by a permission-checked view."""
+    """A supporting document, stored outside MEDIA_ROOT and served by a permission-checked view."""
 
     request = models.ForeignKey(
         ReliefRequest,

@@ -41,8 +41,9 @@ def validate_uscc_format(value: str) -> None:
     if not uscc_format_ok(code):
         raise ValidationError(
             _(
-                "This is not a valid unified social credit code: it may only contain digits and "
-                "the capital letters A–Y except I, O, S, V and Z, and characters 3–8 must be digits."
+                "This is not a valid unified social credit code: it may only contain digits "
+                "and the capital letters A–Y except I, O, S, V and Z, and characters 3–8 "
+                "must be digits."
             ),
             code="uscc_format",
         )
