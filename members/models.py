@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .reference import RELIEF_REASONS, IndustrySection, Province
 from .storage import private_storage
+from .validators import validate_uscc_format
 
 
 class MembershipLevel(models.Model):
@@ -52,6 +53,7 @@ class MemberCompany(models.Model):
         _("unified social credit code"),
         max_length=18,
         unique=True,
+        validators=[validate_uscc_format],
         help_text=_("18 characters, as on the business licence."),
     )
     uscc_needs_review = models.BooleanField(

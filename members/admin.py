@@ -1,0 +1,560 @@
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Case, IntegerField, Value, When
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+from import_export.admin import ExportActionMixin, ImportExportModelAdmin
+
+from cqa_portal.core.admin import AuditHistoryInline
+
+from . import selectors, services
+from .forms import (
+    ApplicationDecisionForm,
+    FeePaymentForm,
+    FeesGenerateForm,
+    ReliefDecisionForm,
+)
+from .models import (
+    CompanyMembership,
+    FeePayment,
+    Invitation,
+    MemberCompany,
+    MembershipApplication,
+    MembershipFee,
+    MembershipLevel,
+    ReliefDocument,
+    ReliefRequest,
+)
+from .resources import CompanyResource, FeeResource
+
+
+def _errors(exc: ValidationError) -> str:
+    return " ".join(exc.messages)
+
+
+class FormViewMixin:
+    """A staff form on its own admin page (decisions, payments) that calls a service."""
+
+    def render_form(self, request, *, title, form, obj=None, intro=""):
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "form": form,
+            "object": obj,
+            "intro": intro,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/members/form_page.html", context)
+
+
+@admin.register(MembershipLevel)
+class MembershipLevelAdmin(admin.ModelAdmin):
+    list_display = ["name", "name_en", "code", "annual_fee", "order"]
+    list_editable = ["annual_fee", "order"]
+
+
+class CompanyMembershipInline(admin.TabularInline):
+    model = CompanyMembership
+    extra = 0
+    autocomplete_fields = ["user"]
+    fields = ["user", "role", "joined_at"]
+    readonly_fields = ["joined_at"]
+    verbose_name = _("linked user")
+    verbose_name_plural = _("linked users (link or unlink portal accounts here)")
+
+
+@admin.register(MemberCompany)
+class MemberCompanyAdmin(ImportExportModelAdmin):
+    resource_classes = [CompanyResource]
+    list_display = [
+        "name",
+        "uscc",
+        "uscc_needs_review",
+        "province",
+        "industry_section",
+        "level",
+        "status",
+        "member_since",
+    ]
+    list_filter = [
+        "status",
+        "uscc_needs_review",
+        "province",
+        "industry_section",
+        "level",
+        "size_band",
+    ]
+    search_fields = ["name", "name_en", "uscc", "contact_name", "contact_email"]
+    list_select_related = ["level"]
+    readonly_fields = ["uscc_needs_review", "created_at", "updated_at"]
+    inlines = [CompanyMembershipInline, AuditHistoryInline]
+    actions = ["make_active", "make_suspended", "make_lapsed"]
+    list_per_page = 50
+
+    def save_model(self, request, obj, form, change):
+        services.company_prepare(obj)
+        services.company_update(company=obj, actor=request.user, changed_fields=form.changed_data)
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not CompanyMembership:
+            return super().save_formset(request, form, formset, change)
+        company = form.instance
+        for membership in formset.deleted_objects:
+            services.company_user_remove(membership=membership, actor=request.user)
+        for inline_form in formset.forms:
+            if inline_form in formset.deleted_forms or not inline_form.has_changed():
+                continue
+            data = inline_form.cleaned_data
+            if data.get("user"):
+                services.company_user_link(
+                    company=company, user=data["user"], role=data["role"], actor=request.user
+                )
+
+    def _change_status(self, request, queryset, status):
+        changed = sum(
+            services.company_status_change(company=c, actor=request.user, status=status)
+            for c in queryset
+        )
+        self.message_user(
+            request,
+            ngettext("%(count)d company updated.", "%(count)d companies updated.", changed)
+            % {"count": changed},
+            messages.SUCCESS,
+        )
+
+    @admin.action(description=_("Set status: active"), permissions=["change"])
+    def make_active(self, request, queryset):
+        self._change_status(request, queryset, MemberCompany.Status.ACTIVE)
+
+    @admin.action(description=_("Set status: suspended"), permissions=["change"])
+    def make_suspended(self, request, queryset):
+        self._change_status(request, queryset, MemberCompany.Status.SUSPENDED)
+
+    @admin.action(description=_("Set status: lapsed"), permissions=["change"])
+    def make_lapsed(self, request, queryset):
+        self._change_status(request, queryset, MemberCompany.Status.LAPSED)
+
+
+@admin.register(MembershipApplication)
+class MembershipApplicationAdmin(FormViewMixin, admin.ModelAdmin):
+    list_display = ["company", "applicant", "status", "created_at", "decide_link"]
+    list_filter = ["status", "company__province", "company__industry_section"]
+    search_fields = ["company__name", "company__uscc", "applicant__email"]
+    list_select_related = ["company", "applicant"]
+    readonly_fields = [
+        "applicant",
+        "company",
+        "status",
+        "message",
+        "decision_note",
+        "decided_by",
+        "decided_at",
+        "created_at",
+    ]
+    inlines = [AuditHistoryInline]
+
+    def has_add_permission(self, request):
+        return False
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                pending_first=Case(
+                    When(status="pending", then=Value(0)),
+                    default=Value(1),
+                    output_field=IntegerField(),
+                )
+            )
+            .order_by("pending_first", "-created_at")
+        )
+
+    @admin.display(description=_("Decision"))
+    def decide_link(self, obj):
+        if obj.status != MembershipApplication.Status.PENDING:
+            return "—"
+        url = reverse("admin:members_membershipapplication_decide", args=[obj.pk])
+        return format_html('<a class="button" href="{}">{}</a>', url, _("Decide"))
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:pk>/decide/",
+                self.admin_site.admin_view(self.decide_view),
+                name="members_membershipapplication_decide",
+            ),
+            *super().get_urls(),
+        ]
+
+    def decide_view(self, request, pk):
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        application = get_object_or_404(
+            MembershipApplication.objects.select_related("company", "applicant"), pk=pk
+        )
+        form = ApplicationDecisionForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.membership_application_decide(
+                    application=application,
+                    actor=request.user,
+                    approve=form.cleaned_data["approve"],
+                    note=form.cleaned_data["note"],
+                )
+            except ValidationError as exc:
+                form.add_error(None, _errors(exc))
+            else:
+                self.message_user(
+                    request, _("The decision has been recorded and the applicant emailed.")
+                )
+                return redirect("admin:members_membershipapplication_changelist")
+        return self.render_form(
+            request,
+            title=_("Decide the application of %(company)s") % {"company": application.company},
+            form=form,
+            obj=application,
+        )
+
+
+class FeePaymentInline(admin.TabularInline):
+    model = FeePayment
+    extra = 0
+    can_delete = False
+    fields = ["paid_on", "amount", "reference", "recorded_by", "recorded_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(MembershipFee)
+class MembershipFeeAdmin(FormViewMixin, ImportExportModelAdmin):
+    resource_classes = [FeeResource]
+    list_display = [
+        "company",
+        "year",
+        "amount_due",
+        "relief_amount",
+        "amount_paid",
+        "due_date",
+        "status",
+        "payment_link",
+    ]
+    list_filter = ["year", "status", "company__province", "company__industry_section"]
+    search_fields = ["company__name", "company__uscc"]
+    list_select_related = ["company"]
+    readonly_fields = ["relief_amount", "amount_paid", "status", "created_at"]
+    inlines = [FeePaymentInline, AuditHistoryInline]
+    change_list_template = "admin/members/membershipfee/change_list.html"
+    list_per_page = 50
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*self.readonly_fields, "company", "year"] if obj else self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        obj.status = services.fee_status_for(obj)
+        super().save_model(request, obj, form, change)
+
+    @admin.display(description=_("Payment"))
+    def payment_link(self, obj):
+        if obj.outstanding <= 0:
+            return "—"
+        url = reverse("admin:members_membershipfee_payment", args=[obj.pk])
+        return format_html('<a href="{}">{}</a>', url, _("Record payment"))
+
+    def get_urls(self):
+        return [
+            path(
+                "generate/",
+                self.admin_site.admin_view(self.generate_view),
+                name="members_membershipfee_generate",
+            ),
+            path(
+                "<int:pk>/payment/",
+                self.admin_site.admin_view(self.payment_view),
+                name="members_membershipfee_payment",
+            ),
+            *super().get_urls(),
+        ]
+
+    def generate_view(self, request):
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = FeesGenerateForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            count = services.fees_generate(
+                year=form.cleaned_data["year"],
+                due_date=form.cleaned_data["due_date"],
+                actor=request.user,
+            )
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d fee generated; companies that already had one were left alone.",
+                    "%(count)d fees generated; companies that already had one were left alone.",
+                    count,
+                )
+                % {"count": count},
+                messages.SUCCESS,
+            )
+            return redirect("admin:members_membershipfee_changelist")
+        return self.render_form(
+            request,
+            title=_("Generate a year's fees for all active companies"),
+            form=form,
+            intro=_(
+                "Each active member company without a fee for the year gets one, at its level's "
+                "annual fee. Running it again creates nothing new."
+            ),
+        )
+
+    def payment_view(self, request, pk):
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        fee = get_object_or_404(MembershipFee.objects.select_related("company"), pk=pk)
+        form = FeePaymentForm(request.POST or None, initial={"amount": fee.outstanding})
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.fee_payment_record(fee=fee, actor=request.user, **form.cleaned_data)
+            except ValidationError as exc:
+                form.add_error(None, _errors(exc))
+            else:
+                self.message_user(request, _("The payment has been recorded."), messages.SUCCESS)
+                return redirect("admin:members_membershipfee_changelist")
+        return self.render_form(
+            request,
+            title=_("Record a payment: %(fee)s") % {"fee": fee},
+            form=form,
+            obj=fee,
+            intro=_("Outstanding: %(amount)s CNY") % {"amount": fee.outstanding},
+        )
+
+
+class ReliefDocumentInline(admin.TabularInline):
+    model = ReliefDocument
+    extra = 0
+    can_delete = False
+    fields = ["download", "content_type", "size", "uploaded_by", "uploaded_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("file"))
+    def download(self, obj):
+        url = reverse("members:relief_document", args=[obj.request_id, obj.pk])
+        return format_html('<a href="{}">{}</a>', url, obj.original_name)
+
+
+class PendingFirstFilter(admin.SimpleListFilter):
+    title = _("queue")
+    parameter_name = "queue"
+
+    def lookups(self, request, model_admin):
+        return [("pending", _("Waiting for a decision")), ("decided", _("Decided or closed"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "pending":
+            return queryset.filter(status__in=ReliefRequest.PENDING_STATUSES)
+        if self.value() == "decided":
+            return queryset.exclude(status__in=ReliefRequest.PENDING_STATUSES)
+        return queryset
+
+
+@admin.register(ReliefRequest)
+class ReliefRequestAdmin(FormViewMixin, ExportActionMixin, admin.ModelAdmin):
+    list_display = [
+        "company",
+        "year",
+        "kind",
+        "status",
+        "province",
+        "submitted_at",
+        "decide_link",
+    ]
+    list_filter = [
+        PendingFirstFilter,
+        "year",
+        "status",
+        "kind",
+        "company__province",
+        "company__industry_section",
+        "reasons",
+    ]
+    search_fields = ["company__name", "company__uscc"]
+    list_select_related = ["company"]
+    inlines = [ReliefDocumentInline, AuditHistoryInline]
+    actions = ["start_review"]
+    fields = [
+        "company",
+        "year",
+        "kind",
+        "requested_amount",
+        "deferral_until",
+        "reason_list",
+        "explanation",
+        "status",
+        "granted_amount",
+        "decision_note",
+        "decided_by",
+        "decided_at",
+        "created_by",
+        "submitted_at",
+        "fee_history",
+        "earlier_requests",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                queue_order=Case(
+                    When(status__in=ReliefRequest.PENDING_STATUSES, then=Value(0)),
+                    default=Value(1),
+                    output_field=IntegerField(),
+                )
+            )
+            .order_by("queue_order", "submitted_at", "-created_at")
+        )
+
+    @admin.display(description=_("province"), ordering="company__province")
+    def province(self, obj):
+        return obj.company.get_province_display()
+
+    @admin.display(description=_("reasons"))
+    def reason_list(self, obj):
+        return "、".join(str(r) for r in obj.reasons.all()) or "—"
+
+    @admin.display(description=_("fee history"))
+    def fee_history(self, obj):
+        fees = selectors.company_fee_history(company_id=obj.company_id)
+        if not fees:
+            return "—"
+        return format_html(
+            "<table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>{}</table>",
+            _("Year"),
+            _("Due"),
+            _("Relief"),
+            _("Paid"),
+            _("Status"),
+            format_html_join(
+                "",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                (
+                    (f.year, f.amount_due, f.relief_amount, f.amount_paid, f.get_status_display())
+                    for f in fees
+                ),
+            ),
+        )
+
+    @admin.display(description=_("earlier requests"))
+    def earlier_requests(self, obj):
+        others = selectors.company_other_requests(relief=obj)
+        if not others:
+            return "—"
+        return format_html_join(
+            "",
+            '<div><a href="{}">{} · {} · {}</a></div>',
+            (
+                (
+                    reverse("admin:members_reliefrequest_change", args=[r.pk]),
+                    r.year,
+                    r.get_kind_display(),
+                    r.get_status_display(),
+                )
+                for r in others
+            ),
+        )
+
+    @admin.display(description=_("Decision"))
+    def decide_link(self, obj):
+        if obj.status not in ReliefRequest.PENDING_STATUSES:
+            return "—"
+        url = reverse("admin:members_reliefrequest_decide", args=[obj.pk])
+        return format_html('<a class="button" href="{}">{}</a>', url, _("Decide"))
+
+    @admin.action(description=_("Start review of the selected requests"), permissions=["change"])
+    def start_review(self, request, queryset):
+        count = 0
+        for relief in queryset.filter(status=ReliefRequest.Status.SUBMITTED):
+            services.relief_request_start_review(relief=relief, actor=request.user)
+            count += 1
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d request is now under review.",
+                "%(count)d requests are now under review.",
+                count,
+            )
+            % {"count": count},
+            messages.SUCCESS,
+        )
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:pk>/decide/",
+                self.admin_site.admin_view(self.decide_view),
+                name="members_reliefrequest_decide",
+            ),
+            *super().get_urls(),
+        ]
+
+    def decide_view(self, request, pk):
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        relief = get_object_or_404(ReliefRequest.objects.select_related("company"), pk=pk)
+        form = ReliefDecisionForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.relief_request_decide(
+                    relief=relief,
+                    actor=request.user,
+                    decision=form.cleaned_data["decision"],
+                    note=form.cleaned_data["note"],
+                    granted_amount=form.cleaned_data["granted_amount"],
+                )
+            except ValidationError as exc:
+                if hasattr(exc, "error_dict"):
+                    for field, errors in exc.error_dict.items():
+                        form.add_error(field if field in form.fields else None, errors)
+                else:
+                    form.add_error(None, _errors(exc))
+            else:
+                self.message_user(
+                    request,
+                    _("The decision has been recorded and the company emailed."),
+                    messages.SUCCESS,
+                )
+                return redirect("admin:members_reliefrequest_change", relief.pk)
+        return self.render_form(
+            request,
+            title=_("Decide: %(request)s") % {"request": relief},
+            form=form,
+            obj=relief,
+        )
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    list_display = ["email", "company", "invited_by", "created_at", "accepted_at", "revoked_at"]
+    list_filter = ["accepted_at", "revoked_at"]
+    search_fields = ["email", "company__name"]
+    list_select_related = ["company", "invited_by"]
+    readonly_fields = ["company", "email", "invited_by", "created_at", "accepted_at", "revoked_at"]
+
+    def has_add_permission(self, request):
+        return False

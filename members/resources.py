@@ -1,0 +1,269 @@
+"""Import and export of companies and fees (django-import-export).
+
+Imports go through the same validation as the forms (model validators, the credit-code check),
+report every bad row with its number and reason, and write nothing unless every row is good.
+Companies import in bulk: existing codes and levels are loaded once, not per row.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
+from import_export import fields, resources, widgets
+
+from . import services
+from .models import MemberCompany, MembershipFee, MembershipLevel
+from .reference import INDUSTRY_NAMES_ZH, PROVINCE_NAMES_ZH, IndustrySection, Province
+from .validators import normalize_uscc
+
+
+class ChoiceWidget(widgets.Widget):
+    """Accepts a choice's code, its label (either language) or an extra alias; exports the code."""
+
+    def __init__(self, choices, aliases: dict[str, str] | None = None, what: str = "", **kwargs):
+        super().__init__(**kwargs)
+        self.lookup: dict[str, str] = {}
+        for value, label in choices:
+            self.lookup[str(value).strip().lower()] = value
+            self.lookup[str(label).strip().lower()] = value
+        for value, alias in (aliases or {}).items():
+            self.lookup[alias.strip().lower()] = value
+        self.values = {str(v) for v, _label in choices}
+        self.what = what
+
+    def clean(self, value, row=None, **kwargs):
+        text = "" if value is None else str(value).strip()
+        if text.endswith(".0") and text[:-2].isdigit():  # spreadsheets turn "42" into 42.0
+            text = text[:-2]
+        if not text:
+            return ""
+        found = self.lookup.get(text.lower())
+        if found is None:
+            raise ValueError(
+                _("Unknown %(what)s “%(value)s”.") % {"what": self.what, "value": text}
+            )
+        return found
+
+    def render(self, value, obj=None, **kwargs):
+        return "" if value is None else str(value)
+
+
+class LevelWidget(widgets.Widget):
+    """A membership level by code or name, resolved from one query per import."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._levels: dict[str, MembershipLevel] | None = None
+
+    def _load(self) -> dict[str, MembershipLevel]:
+        if self._levels is None:
+            self._levels = {}
+            for level in MembershipLevel.objects.all():
+                for key in (level.code, level.name, level.name_en):
+                    if key:
+                        self._levels[key.strip().lower()] = level
+        return self._levels
+
+    def clean(self, value, row=None, **kwargs):
+        text = "" if value is None else str(value).strip()
+        level = self._load().get(text.lower())
+        if level is None:
+            raise ValueError(_("Unknown membership level “%(value)s”.") % {"value": text})
+        return level
+
+    def render(self, value, obj=None, **kwargs):
+        return value.code if value else ""
+
+
+class CompanyResource(resources.ModelResource):
+    province = fields.Field(
+        attribute="province",
+        column_name="province",
+        widget=ChoiceWidget(Province.choices, PROVINCE_NAMES_ZH, what=_("province")),
+    )
+    industry_section = fields.Field(
+        attribute="industry_section",
+        column_name="industry_section",
+        widget=ChoiceWidget(IndustrySection.choices, INDUSTRY_NAMES_ZH, what=_("industry section")),
+    )
+    size_band = fields.Field(
+        attribute="size_band",
+        column_name="size_band",
+        widget=ChoiceWidget(MemberCompany.SizeBand.choices, what=_("size")),
+    )
+    status = fields.Field(
+        attribute="status",
+        column_name="status",
+        widget=ChoiceWidget(MemberCompany.Status.choices, what=_("status")),
+    )
+    level = fields.Field(attribute="level", column_name="level", widget=LevelWidget())
+
+    REQUIRED_COLUMNS = ("name", "uscc", "province", "industry_section", "size_band", "level")
+
+    class Meta:
+        model = MemberCompany
+        fields = (
+            "name",
+            "name_en",
+            "uscc",
+            "province",
+            "industry_section",
+            "industry_division",
+            "size_band",
+            "level",
+            "member_since",
+            "status",
+            "address",
+            "postal_code",
+            "contact_name",
+            "contact_phone",
+            "contact_email",
+            "uscc_needs_review",
+        )
+        export_order = fields
+        import_id_fields = ("uscc",)
+        skip_unchanged = False
+        use_bulk = True
+        batch_size = 1000
+        skip_diff = True
+        skip_html_diff = True
+        clean_model_instances = True
+        use_transactions = True
+
+    def get_import_fields(self):
+        # Called for every row: use the list worked out once per file in before_import.
+        cached = getattr(self, "_import_fields", None)
+        if cached is not None:
+            return cached
+        return [f for f in super().get_import_fields() if f.attribute != "uscc_needs_review"]
+
+    def before_import(self, dataset, **kwargs):
+        headers = [h.strip() if isinstance(h, str) else h for h in (dataset.headers or [])]
+        missing = [c for c in self.REQUIRED_COLUMNS if c not in headers]
+        if missing:
+            raise ValueError(
+                _("The file is missing the required columns: %(columns)s.")
+                % {"columns": ", ".join(missing)}
+            )
+        dataset.headers = headers
+        self._import_fields = None
+        self._import_fields = [f for f in self.get_import_fields() if f.column_name in headers]
+        imported = {f.attribute for f in self._import_fields}
+        # Model fields the file does not set keep their (valid) current or default values.
+        self._not_in_file = [
+            f.name for f in MemberCompany._meta.concrete_fields if f.name not in imported
+        ]
+        codes = {normalize_uscc(str(c)) for c in dataset["uscc"] if c}
+        self._existing = {c.uscc: c for c in MemberCompany.objects.filter(uscc__in=codes)}
+        self._seen: dict[str, int] = {}
+
+    def get_instance(self, instance_loader, row):
+        return self._existing.get(normalize_uscc(str(row.get("uscc") or "")))
+
+    def before_import_row(self, row, **kwargs):
+        code = normalize_uscc(str(row.get("uscc") or ""))
+        row["uscc"] = code
+        number = kwargs.get("row_number")
+        if code in self._seen:
+            raise ValidationError(
+                {
+                    "uscc": _("Duplicate credit code: also on row %(row)d.")
+                    % {"row": self._seen[code]}
+                }
+            )
+        if code:
+            self._seen[code] = number
+        if not row.get("status"):
+            row["status"] = MemberCompany.Status.ACTIVE
+
+    def validate_instance(self, instance, import_validation_errors=None, validate_unique=True):
+        """The model's own validation (as in the forms), minus two per-row queries: the code's
+        uniqueness is settled in bulk above (existing codes update their company), and the level
+        is already a row loaded by LevelWidget."""
+        errors = dict(import_validation_errors or {})
+        try:
+            instance.full_clean(
+                exclude=[*errors, *self._not_in_file, "level"], validate_unique=False
+            )
+        except ValidationError as exc:
+            errors = exc.update_error_dict(errors)
+        if errors:
+            raise ValidationError(errors)
+
+    def before_save_instance(self, instance, row, **kwargs):
+        services.company_prepare(instance)
+
+
+class CompanyByCodeWidget(widgets.ForeignKeyWidget):
+    def __init__(self, **kwargs):
+        super().__init__(MemberCompany, field="uscc", **kwargs)
+
+    def clean(self, value, row=None, **kwargs):
+        code = normalize_uscc(str(value or ""))
+        try:
+            return super().clean(code, row, **kwargs)
+        except MemberCompany.DoesNotExist:
+            raise ValueError(
+                _("No member company has the credit code “%(code)s”.") % {"code": code}
+            ) from None
+
+
+class FeeResource(resources.ModelResource):
+    company = fields.Field(attribute="company", column_name="uscc", widget=CompanyByCodeWidget())
+    company_name = fields.Field(attribute="company__name", column_name="company", readonly=True)
+
+    class Meta:
+        model = MembershipFee
+        fields = (
+            "company",
+            "company_name",
+            "year",
+            "amount_due",
+            "relief_amount",
+            "amount_paid",
+            "due_date",
+            "status",
+        )
+        export_order = fields
+        import_id_fields = ("company", "year")
+        clean_model_instances = True
+        use_transactions = True
+        skip_html_diff = True
+
+    def get_import_fields(self):
+        return [f for f in super().get_import_fields() if f.attribute != "status"]
+
+    def before_save_instance(self, instance, row, **kwargs):
+        instance.status = services.fee_status_for(instance)
+
+    def validate_instance(self, instance, import_validation_errors=None, validate_unique=True):
+        errors = dict(import_validation_errors or {})
+        if instance.relief_amount is not None and instance.amount_due is not None:
+            if instance.relief_amount > instance.amount_due:
+                errors.setdefault("relief_amount", []).append(
+                    _("The relief cannot exceed the amount due.")
+                )
+            elif (instance.amount_paid or 0) > instance.amount_due - instance.relief_amount:
+                errors.setdefault("amount_paid", []).append(
+                    _("The amount paid cannot exceed the amount payable.")
+                )
+        super().validate_instance(instance, errors, validate_unique=False)
+
+
+def import_report(result) -> list[str]:
+    """Every problem of an import result as 'row N: field: message' lines."""
+    lines: list[str] = []
+    for error in result.base_errors:
+        lines.append(str(error.error))
+    for row_number, errors in result.row_errors():
+        for error in errors:
+            lines.append(_("Row %(row)d: %(error)s") % {"row": row_number, "error": error.error})
+    for invalid in result.invalid_rows:
+        for field, messages in invalid.error_dict.items():
+            for message in messages:
+                label = "" if field == "__all__" else f"{field}: "
+                lines.append(
+                    _("Row %(row)d: %(error)s")
+                    % {"row": invalid.number, "error": f"{label}{message}"}
+                )
+    return lines

@@ -1,0 +1,257 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from . import selectors, services
+from .access import company_admin_required, company_member_required, get_membership
+from .forms import (
+    CompanyProfileForm,
+    InvitationForm,
+    MembershipApplicationForm,
+    ReliefRequestForm,
+)
+from .models import CompanyMembership, Invitation, ReliefDocument, ReliefRequest
+from .tokens import invitation_from_token, invitation_token
+
+
+def _form_errors(form, exc: ValidationError) -> None:
+    """Put a service's ValidationError on the form, next to its field where it names one."""
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc)
+
+
+@login_required
+def dashboard(request):
+    membership = get_membership(request.user)
+    if membership is None:
+        return render(
+            request,
+            "members/no_company.html",
+            {
+                "application": selectors.pending_application(user=request.user),
+                "invitations": [
+                    (invitation, invitation_token(invitation))
+                    for invitation in selectors.open_invitations_for(email=request.user.email)
+                ],
+            },
+        )
+    context = selectors.member_area(company=membership.company)
+    context["membership"] = membership
+    return render(request, "members/dashboard.html", context)
+
+
+@login_required
+def apply(request):
+    if get_membership(request.user) is not None:
+        return redirect("members:dashboard")
+    form = MembershipApplicationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.membership_apply(
+                user=request.user,
+                company=form.save(commit=False),
+                message=form.cleaned_data["message"],
+            )
+        except ValidationError as exc:
+            _form_errors(form, exc)
+        else:
+            messages.success(
+                request,
+                _("Thank you. Your application has been sent; we will email you the decision."),
+            )
+            return redirect("members:dashboard")
+    return render(request, "members/apply.html", {"form": form})
+
+
+@company_admin_required(active=False)
+def profile_edit(request):
+    company = request.membership.company
+    form = CompanyProfileForm(request.POST or None, instance=company)
+    if request.method == "POST" and form.is_valid():
+        services.company_update(
+            company=form.save(commit=False), actor=request.user, changed_fields=form.changed_data
+        )
+        messages.success(request, _("The company profile has been saved."))
+        return redirect("members:dashboard")
+    return render(request, "members/profile_form.html", {"form": form})
+
+
+@company_admin_required(active=False)
+def users(request):
+    company = request.membership.company
+    form = InvitationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.invitation_create(
+                company=company, email=form.cleaned_data["email"], actor=request.user
+            )
+        except ValidationError as exc:
+            _form_errors(form, exc)
+        else:
+            messages.success(
+                request,
+                _("An invitation has been sent to %(email)s.")
+                % {"email": form.cleaned_data["email"]},
+            )
+            return redirect("members:users")
+    context = selectors.member_area(company=company)
+    context.update(form=form, membership=request.membership)
+    return render(request, "members/users.html", context)
+
+
+@require_POST
+@company_admin_required(active=False)
+def user_remove(request, pk: int):
+    membership = get_object_or_404(
+        CompanyMembership.objects.select_related("user"),
+        pk=pk,
+        company=request.membership.company,
+    )
+    try:
+        services.company_user_remove(membership=membership, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(
+            request, _("%(email)s no longer has access.") % {"email": membership.user.email}
+        )
+    return redirect("members:users")
+
+
+@require_POST
+@company_admin_required(active=False)
+def invitation_revoke(request, pk: int):
+    invitation = get_object_or_404(Invitation, pk=pk, company=request.membership.company)
+    services.invitation_revoke(invitation=invitation, actor=request.user)
+    messages.success(request, _("The invitation has been withdrawn."))
+    return redirect("members:users")
+
+
+def invitation(request, token: str):
+    """The link in an invitation mail. Anonymous visitors are asked to sign up or log in first."""
+    invitation = invitation_from_token(token)
+    if invitation is None or invitation.accepted_at or invitation.revoked_at:
+        return render(request, "members/invitation_invalid.html", status=404)
+    if request.method == "POST" and request.user.is_authenticated:
+        try:
+            services.invitation_accept(invitation=invitation, user=request.user)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(
+                request,
+                _("Welcome! You now have access to %(company)s in the member area.")
+                % {"company": invitation.company.name},
+            )
+            return redirect("members:dashboard")
+    return render(request, "members/invitation.html", {"invitation": invitation})
+
+
+@company_admin_required
+def relief_new(request):
+    return _relief_form(request, ReliefRequest(company=request.membership.company))
+
+
+@company_admin_required
+def relief_edit(request, pk: int):
+    relief = selectors.relief_request_for_company(company=request.membership.company, pk=pk)
+    if relief.status != ReliefRequest.Status.DRAFT:
+        messages.info(request, _("Only a draft can be changed."))
+        return redirect("members:relief_detail", pk=relief.pk)
+    return _relief_form(request, relief)
+
+
+def _relief_form(request, relief: ReliefRequest):
+    form = ReliefRequestForm(
+        request.POST or None,
+        request.FILES or None,
+        instance=relief,
+        company=request.membership.company,
+    )
+    if request.method == "POST" and form.is_valid():
+        submit = "submit" in request.POST
+        try:
+            relief = services.relief_request_save(
+                relief=form.save(commit=False),
+                reasons=form.cleaned_data["reasons"],
+                files=form.cleaned_data["documents"],
+                actor=request.user,
+                submit=submit,
+            )
+        except ValidationError as exc:
+            _form_errors(form, exc)
+        else:
+            messages.success(
+                request,
+                _("Your request has been submitted. We will email you the decision.")
+                if submit
+                else _("Your draft has been saved. Submit it when it is complete."),
+            )
+            return redirect("members:relief_detail", pk=relief.pk)
+    return render(request, "members/relief_form.html", {"form": form, "relief": relief})
+
+
+@company_member_required(active=False)
+def relief_detail(request, pk: int):
+    relief = selectors.relief_request_for_company(company=request.membership.company, pk=pk)
+    context = selectors.relief_request_page(relief=relief)
+    context["membership"] = request.membership
+    return render(request, "members/relief_detail.html", context)
+
+
+@require_POST
+@company_admin_required
+def relief_submit(request, pk: int):
+    relief = selectors.relief_request_for_company(company=request.membership.company, pk=pk)
+    try:
+        services.relief_request_submit(relief=relief, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, _("Your request has been submitted."))
+    return redirect("members:relief_detail", pk=relief.pk)
+
+
+@require_POST
+@company_admin_required(active=False)
+def relief_withdraw(request, pk: int):
+    relief = selectors.relief_request_for_company(company=request.membership.company, pk=pk)
+    try:
+        services.relief_request_withdraw(relief=relief, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, _("Your request has been withdrawn."))
+    return redirect("members:relief_detail", pk=relief.pk)
+
+
+@login_required
+def relief_document(request, pk: int, doc_pk: int):
+    """Serve a supporting document to the company's users and to staff, never inline."""
+    document = get_object_or_404(
+        ReliefDocument.objects.select_related("request"), pk=doc_pk, request_id=pk
+    )
+    if not request.user.is_staff:
+        membership = get_membership(request.user)
+        if membership is None or membership.company_id != document.request.company_id:
+            raise Http404
+    try:
+        handle = document.file.open("rb")
+    except FileNotFoundError:
+        raise Http404 from None
+    response = FileResponse(
+        handle,
+        as_attachment=True,
+        filename=document.original_name,
+        content_type=document.content_type,
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response

@@ -1,0 +1,85 @@
+"""Every member-area URL: anonymous users go to login, another company's users get 404,
+users without a company are sent to the member area's start page."""
+
+import pytest
+
+from tests.factories import UserFactory
+
+from .factories import MembershipFactory, ReliefFactory
+
+
+@pytest.fixture
+def relief(admin_member):
+    return ReliefFactory(company=admin_member.company, status="draft")
+
+
+OBJECT_URLS = [
+    ("get", "/members/relief/{relief}/"),
+    ("get", "/members/relief/{relief}/edit/"),
+    ("post", "/members/relief/{relief}/submit/"),
+    ("post", "/members/relief/{relief}/withdraw/"),
+    ("get", "/members/relief/{relief}/documents/999/"),
+    ("post", "/members/users/{membership}/remove/"),
+]
+PAGE_URLS = [
+    ("get", "/members/"),
+    ("get", "/members/apply/"),
+    ("get", "/members/profile/"),
+    ("get", "/members/users/"),
+    ("get", "/members/relief/new/"),
+]
+
+
+def _url(template, relief, admin_member):
+    return template.format(relief=relief.pk, membership=admin_member.pk)
+
+
+@pytest.mark.parametrize("method, template", OBJECT_URLS + PAGE_URLS)
+def test_anonymous_is_sent_to_login(client, relief, admin_member, method, template):
+    url = _url(template, relief, admin_member)
+    response = getattr(client, method)(url)
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/?next=")
+
+
+@pytest.mark.parametrize("method, template", OBJECT_URLS)
+def test_other_company_gets_404(client, relief, admin_member, other_member, method, template):
+    client.force_login(other_member.user)
+    response = getattr(client, method)(_url(template, relief, admin_member))
+    assert response.status_code == 404
+    relief.refresh_from_db()
+    assert relief.status == "draft"
+
+
+@pytest.mark.parametrize("method, template", OBJECT_URLS)
+def test_user_without_company_never_reaches_objects(client, relief, admin_member, method, template):
+    client.force_login(UserFactory())
+    response = getattr(client, method)(_url(template, relief, admin_member))
+    assert response.status_code in (302, 404)
+    if response.status_code == 302:
+        assert response["Location"] == "/members/"
+
+
+def test_other_company_invitation_cannot_be_revoked(client, admin_member, other_member):
+    from members.models import Invitation
+
+    invitation = Invitation.objects.create(company=admin_member.company, email="x@example.com")
+    client.force_login(other_member.user)
+    assert client.post(f"/members/invitations/{invitation.pk}/revoke/").status_code == 404
+    invitation.refresh_from_db()
+    assert invitation.revoked_at is None
+
+
+def test_member_dashboard_shows_only_own_company(client, admin_member, other_member):
+    client.force_login(admin_member.user)
+    html = client.get("/members/").content.decode()
+    assert admin_member.company.name in html
+    assert other_member.company.name not in html
+    assert other_member.user.email not in html
+
+
+def test_colleague_reads_but_cannot_file(client, admin_member, relief):
+    colleague = MembershipFactory(company=admin_member.company, role="colleague")
+    client.force_login(colleague.user)
+    assert client.get(f"/members/relief/{relief.pk}/").status_code == 200
+    assert client.get("/members/relief/new/").status_code == 403
