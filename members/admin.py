@@ -102,17 +102,16 @@ class MemberCompanyAdmin(ImportExportModelAdmin):
     def save_formset(self, request, form, formset, change):
         if formset.model is not CompanyMembership:
             return super().save_formset(request, form, formset, change)
-        company = form.instance
+        formset.save(commit=False)  # works out what was added, changed and deleted
         for membership in formset.deleted_objects:
             services.company_user_remove(membership=membership, actor=request.user)
-        for inline_form in formset.forms:
-            if inline_form in formset.deleted_forms or not inline_form.has_changed():
-                continue
-            data = inline_form.cleaned_data
-            if data.get("user"):
-                services.company_user_link(
-                    company=company, user=data["user"], role=data["role"], actor=request.user
-                )
+        for membership in [*formset.new_objects, *(obj for obj, _f in formset.changed_objects)]:
+            services.company_user_link(
+                company=form.instance,
+                user=membership.user,
+                role=membership.role,
+                actor=request.user,
+            )
 
     def _change_status(self, request, queryset, status):
         changed = sum(

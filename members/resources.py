@@ -8,6 +8,7 @@ Companies import in bulk: existing codes and levels are loaded once, not per row
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
+from django.utils import translation
 from django.utils.translation import gettext as _
 from import_export import fields, resources, widgets
 
@@ -22,14 +23,24 @@ class ChoiceWidget(widgets.Widget):
 
     def __init__(self, choices, aliases: dict[str, str] | None = None, what: str = "", **kwargs):
         super().__init__(**kwargs)
-        self.lookup: dict[str, str] = {}
-        for value, label in choices:
-            self.lookup[str(value).strip().lower()] = value
-            self.lookup[str(label).strip().lower()] = value
-        for value, alias in (aliases or {}).items():
-            self.lookup[alias.strip().lower()] = value
-        self.values = {str(v) for v, _label in choices}
+        self.choices = choices
+        self.aliases = aliases or {}
         self.what = what
+        self._lookup: dict[str, str] | None = None
+
+    @property
+    def lookup(self) -> dict[str, str]:
+        if self._lookup is None:
+            lookup: dict[str, str] = {}
+            for language in ("en", "zh-hans"):
+                with translation.override(language):
+                    for value, label in self.choices:
+                        lookup[str(value).strip().lower()] = value
+                        lookup[str(label).strip().lower()] = value
+            for value, alias in self.aliases.items():
+                lookup[alias.strip().lower()] = value
+            self._lookup = lookup
+        return self._lookup
 
     def clean(self, value, row=None, **kwargs):
         text = "" if value is None else str(value).strip()
@@ -173,8 +184,10 @@ class CompanyResource(resources.ModelResource):
             )
         if code:
             self._seen[code] = number
-        if not row.get("status"):
-            row["status"] = MemberCompany.Status.ACTIVE
+
+    def after_init_instance(self, instance, new, row, **kwargs):
+        if new:
+            instance.status = MemberCompany.Status.ACTIVE  # unless the file says otherwise
 
     def validate_instance(self, instance, import_validation_errors=None, validate_unique=True):
         """The model's own validation (as in the forms), minus two per-row queries: the code's

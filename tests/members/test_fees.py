@@ -62,7 +62,7 @@ def test_payments_settle_the_fee(client, staff):
     assert fee.payments.count() == 2
 
 
-def test_overdue_marking_is_set_based_and_rerunnable():
+def test_overdue_marking_is_set_based_and_rerunnable(db):
     today = datetime.date(2020, 5, 1)
     late = FeeFactory(due_date=datetime.date(2020, 3, 31))
     paid = FeeFactory(due_date=datetime.date(2020, 3, 31), amount_paid=Decimal("3000"))

@@ -96,10 +96,20 @@ def test_admin_import_shows_row_errors_and_writes_nothing(client, staff):
 
 def test_admin_export_xlsx_escapes_formulas(client, staff):
     CompanyFactory(name='=HYPERLINK("http://evil")')
+    from django.contrib import admin
+
+    from members.models import MemberCompany as Model
+
+    formats = admin.site._registry[Model].get_export_formats()
+    xlsx = next(i for i, f in enumerate(formats) if f().get_extension() == "xlsx")
     client.force_login(staff)
     response = client.post(
         "/admin/members/membercompany/export/",
-        {"format": "1", "resource": "0", **{f"membercompany_{f}": "on" for f in ["name", "uscc"]}},
+        {
+            "format": str(xlsx),
+            "resource": "0",
+            **{f"companyresource_{f}": "on" for f in ["name", "uscc"]},
+        },
     )
     assert response.status_code == 200
     from openpyxl import load_workbook

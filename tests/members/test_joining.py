@@ -115,7 +115,7 @@ def test_staff_approval_activates_company_and_makes_applicant_admin(
     assert company.member_since is not None
     membership = CompanyMembership.objects.get(user=applicant)
     assert membership.role == CompanyMembership.Role.ADMIN
-    assert [m.to for m in mailoutbox] == [applicant.email]
+    assert [m.to[0] for m in mailoutbox] == [applicant.email]
     assert "已获批准" in mailoutbox[0].subject
     assert AuditEntry.objects.filter(action="members.application.approved").exists()
 
