@@ -120,6 +120,10 @@ class ReliefRequestForm(forms.ModelForm):
             "explanation": forms.Textarea(attrs={"rows": 5}),
             "kind": forms.RadioSelect,
         }
+        help_texts = {
+            "requested_amount": _("Only for a reduction: the amount you ask to be relieved of."),
+            "deferral_until": _("Only for a deferral: the date by which you can pay."),
+        }
 
     def __init__(self, *args, company: MemberCompany, **kwargs):
         super().__init__(*args, **kwargs)
@@ -131,6 +135,7 @@ class ReliefRequestForm(forms.ModelForm):
             .values_list("year", flat=True)
         )
         self.fields["year"].choices = [(y, str(y)) for y in years]
+        self.fields["kind"].choices = ReliefRequest.Kind.choices
         self.fields["explanation"].max_length = 5000
         if self.instance.pk:
             self.initial.setdefault("reasons", list(self.instance.reasons.all()))
