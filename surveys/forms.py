@@ -1,0 +1,200 @@
+"""The response form: one field per question, built from the survey's definition.
+
+Validation happens here (kinds, bounds, choices belonging to the question, the "other" text,
+required answers of visible questions); answers to questions hidden by their condition are
+discarded. A draft skips only the required check: nothing malformed is ever stored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from .models import Question, QuestionOption
+
+OTHER_SUFFIX = "__other"
+
+
+@dataclass
+class CleanAnswer:
+    """A validated answer to one question, ready to store."""
+
+    question: Question
+    options: list[QuestionOption] = field(default_factory=list)
+    other_text: str = ""
+    number: Decimal | None = None
+    text: str = ""
+    date: date | None = None
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.options and self.number is None and not self.text and self.date is None
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs, format="%Y-%m-%d")
+
+
+class ResponseForm(forms.Form):
+    """Fields are named ``q_<code>``; an "other" text box is ``q_<code>__other``."""
+
+    def __init__(self, *args, questions: list[Question], draft: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.questions = questions
+        self.draft = draft
+        self.answers: list[CleanAnswer] = []
+        for question in questions:
+            self._add_field(question)
+
+    def _add_field(self, question: Question) -> None:
+        name = question.field_name
+        label = question.label
+        help_text = question.display_help
+        if question.condition_question_id:
+            parent = next(
+                (q for q in self.questions if q.pk == question.condition_question_id), None
+            )
+            if parent is not None:
+                wanted = [
+                    o.label for o in parent.options.all() if o in question.condition_options.all()
+                ]
+                hint = _("Only if the answer to “%(question)s” is: %(answers)s.") % {
+                    "question": parent.label,
+                    "answers": " / ".join(wanted),
+                }
+                help_text = f"{help_text} {hint}".strip()
+        common = {"label": label, "help_text": help_text, "required": False}
+        if question.kind == Question.Kind.SINGLE:
+            options = list(question.options.all())
+            self.fields[name] = forms.ChoiceField(
+                choices=[(o.code, o.label) for o in options], widget=forms.RadioSelect, **common
+            )
+        elif question.kind == Question.Kind.MULTIPLE:
+            options = list(question.options.all())
+            self.fields[name] = forms.MultipleChoiceField(
+                choices=[(o.code, o.label) for o in options],
+                widget=forms.CheckboxSelectMultiple,
+                **common,
+            )
+        elif question.kind == Question.Kind.NUMBER:
+            self.fields[name] = forms.DecimalField(
+                max_digits=14,
+                decimal_places=question.decimal_places,
+                min_value=question.min_value,
+                max_value=question.max_value,
+                **common,
+            )
+        elif question.kind == Question.Kind.SHORT_TEXT:
+            self.fields[name] = forms.CharField(max_length=200, **common)
+        elif question.kind == Question.Kind.LONG_TEXT:
+            self.fields[name] = forms.CharField(
+                max_length=5000, widget=forms.Textarea(attrs={"rows": 4}), **common
+            )
+        elif question.kind == Question.Kind.DATE:
+            self.fields[name] = forms.DateField(widget=DateInput, **common)
+        if question.is_choice and any(o.is_other for o in question.options.all()):
+            self.fields[name + OTHER_SUFFIX] = forms.CharField(
+                label=_("Other: please specify"), max_length=200, required=False
+            )
+
+    def visible(self, question: Question, values: dict) -> bool:
+        """A question with a condition is shown when the earlier answer is one of the options."""
+        if not question.condition_question_id:
+            return True
+        parent_value = values.get(question.condition_question_id)
+        allowed = {o.code for o in question.condition_options.all()}
+        return parent_value in allowed
+
+    def clean(self):
+        cleaned = super().clean()
+        values: dict[int, object] = {}
+        self.answers = []
+        for question in self.questions:
+            name = question.field_name
+            other_name = name + OTHER_SUFFIX
+            if not self.visible(question, values):
+                # Hidden: whatever was sent for it is discarded, and so are its errors.
+                for key in (name, other_name):
+                    cleaned.pop(key, None)
+                    self._errors.pop(key, None)
+                continue
+            if name in self._errors:
+                continue
+            value = cleaned.get(name)
+            answer = self._answer(question, value, cleaned.get(other_name, ""))
+            if answer is None:
+                continue
+            if answer.is_empty and question.required and not self.draft:
+                self.add_error(name, _("Please answer this question."))
+                continue
+            if question.kind == Question.Kind.SINGLE and answer.options:
+                values[question.pk] = answer.options[0].code
+            if not answer.is_empty:
+                self.answers.append(answer)
+        return cleaned
+
+    def _answer(self, question: Question, value, other_text: str) -> CleanAnswer | None:
+        answer = CleanAnswer(question=question)
+        if question.is_choice:
+            codes = [value] if isinstance(value, str) and value else list(value or [])
+            by_code = {o.code: o for o in question.options.all()}
+            answer.options = [by_code[c] for c in codes if c in by_code]
+            other_text = (other_text or "").strip()
+            other_chosen = any(o.is_other for o in answer.options)
+            if other_chosen and not other_text and not self.draft:
+                self.add_error(
+                    question.field_name + OTHER_SUFFIX,
+                    _("You chose “other”: please say what it is."),
+                )
+                return None
+            if other_text and not other_chosen:
+                self.add_error(
+                    question.field_name + OTHER_SUFFIX,
+                    _("Tick “other” as well, or clear this text."),
+                )
+                return None
+            answer.other_text = other_text
+        elif question.kind == Question.Kind.NUMBER:
+            answer.number = value
+        elif question.kind == Question.Kind.DATE:
+            answer.date = value
+        else:
+            answer.text = (value or "").strip()
+        return answer
+
+
+def initial_from_answers(questions: list[Question], answers) -> dict:
+    """Form initial data from stored ``Answer`` rows."""
+    by_question: dict[int, list] = {}
+    for answer in answers:
+        by_question.setdefault(answer.question_id, []).append(answer)
+    initial = {}
+    for question in questions:
+        rows = by_question.get(question.pk, [])
+        if not rows:
+            continue
+        name = question.field_name
+        if question.kind == Question.Kind.SINGLE:
+            initial[name] = rows[0].option.code
+        elif question.kind == Question.Kind.MULTIPLE:
+            initial[name] = [r.option.code for r in rows]
+        elif question.kind == Question.Kind.NUMBER:
+            number = rows[0].number
+            places = Decimal(1).scaleb(-question.decimal_places)
+            initial[name] = number.quantize(places) if number is not None else None
+        elif question.kind == Question.Kind.DATE:
+            initial[name] = rows[0].date
+        else:
+            initial[name] = rows[0].text
+        if question.is_choice:
+            other = next((r.text for r in rows if r.text), "")
+            if other:
+                initial[name + OTHER_SUFFIX] = other
+    return initial

@@ -1,0 +1,377 @@
+"""Surveys built by staff, member companies' responses, reminders and summary snapshots.
+
+A survey is a list of ordered questions; choice questions have options. A response belongs to a
+company (one per survey) and holds one ``Answer`` row per scalar answer and one per chosen
+option, so every summary is a GROUP BY over ``Answer`` joined to ``Response``.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
+
+from members.models import MemberCompany
+from members.reference import IndustrySection, Province, RegionGroup
+
+
+def _in_english() -> bool:
+    return (get_language() or "").startswith("en")
+
+
+class Survey(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        OPEN = "open", _("Open")
+        CLOSED = "closed", _("Closed")
+
+    title = models.CharField(_("title"), max_length=200)
+    title_en = models.CharField(_("English title"), max_length=200, blank=True)
+    slug = models.SlugField(_("slug"), max_length=80, unique=True)
+    description = models.TextField(_("description"), blank=True)
+    description_en = models.TextField(_("English description"), blank=True)
+    opens_at = models.DateTimeField(_("opens at"))
+    closes_at = models.DateTimeField(_("closes at"))
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.DRAFT
+    )
+    reminder_days = models.CharField(
+        _("reminder days before closing"),
+        max_length=50,
+        blank=True,
+        default="7,2",
+        help_text=_(
+            "Comma-separated numbers of days before closing on which companies that have not "
+            "submitted get a reminder, e.g. 7,2. Leave empty for no automatic reminders."
+        ),
+    )
+    results_published = models.BooleanField(
+        _("findings published"),
+        default=False,
+        help_text=_("Public results page with aggregates only; small groups are suppressed."),
+    )
+    summary_claimed_at = models.DateTimeField(
+        _("summary being computed since"), null=True, blank=True, editable=False
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("survey")
+        verbose_name_plural = _("surveys")
+        ordering = ["-opens_at", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(closes_at__gt=models.F("opens_at")),
+                name="survey_closes_after_opening",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def display_title(self) -> str:
+        return self.title_en if _in_english() and self.title_en else self.title
+
+    @property
+    def display_description(self) -> str:
+        return self.description_en if _in_english() and self.description_en else self.description
+
+    @property
+    def is_accepting(self) -> bool:
+        """Member companies can save and submit answers now."""
+        now = timezone.now()
+        return self.status == self.Status.OPEN and self.opens_at <= now < self.closes_at
+
+    def reminder_steps(self) -> list[int]:
+        steps = []
+        for part in self.reminder_days.split(","):
+            part = part.strip()
+            if part.isdigit() and int(part) not in steps:
+                steps.append(int(part))
+        return sorted(steps, reverse=True)
+
+
+class Question(models.Model):
+    class Kind(models.TextChoices):
+        SINGLE = "single", _("Single choice")
+        MULTIPLE = "multiple", _("Multiple choice")
+        NUMBER = "number", _("Number")
+        SHORT_TEXT = "short_text", _("Short text")
+        LONG_TEXT = "long_text", _("Long text")
+        DATE = "date", _("Date")
+
+    CHOICE_KINDS = (Kind.SINGLE, Kind.MULTIPLE)
+
+    survey = models.ForeignKey(
+        Survey, verbose_name=_("survey"), on_delete=models.CASCADE, related_name="questions"
+    )
+    order = models.PositiveSmallIntegerField(_("order"), default=0)
+    code = models.SlugField(
+        _("code"),
+        max_length=50,
+        help_text=_("Short name used in exports and summaries, e.g. impact_degree."),
+    )
+    kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
+    text = models.CharField(_("question"), max_length=300)
+    text_en = models.CharField(_("English question"), max_length=300, blank=True)
+    help_text = models.CharField(_("help text"), max_length=300, blank=True)
+    help_text_en = models.CharField(_("English help text"), max_length=300, blank=True)
+    required = models.BooleanField(_("required"), default=False)
+    min_value = models.DecimalField(
+        _("minimum"), max_digits=14, decimal_places=4, null=True, blank=True
+    )
+    max_value = models.DecimalField(
+        _("maximum"), max_digits=14, decimal_places=4, null=True, blank=True
+    )
+    decimal_places = models.PositiveSmallIntegerField(
+        _("decimal places"), default=0, help_text=_("For numbers: 0 accepts whole numbers only.")
+    )
+    condition_question = models.ForeignKey(
+        "self",
+        verbose_name=_("shown only if question"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="dependent_questions",
+        help_text=_("An earlier single-choice question of the same survey."),
+    )
+    condition_options = models.ManyToManyField(
+        "QuestionOption",
+        verbose_name=_("has one of the answers"),
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        verbose_name = _("question")
+        verbose_name_plural = _("questions")
+        ordering = ["survey", "order", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["survey", "code"], name="question_code_per_survey"),
+            models.CheckConstraint(
+                condition=Q(min_value__isnull=True)
+                | Q(max_value__isnull=True)
+                | Q(min_value__lte=models.F("max_value")),
+                name="question_min_not_above_max",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order}. {self.text}"
+
+    @property
+    def label(self) -> str:
+        return self.text_en if _in_english() and self.text_en else self.text
+
+    @property
+    def display_help(self) -> str:
+        return self.help_text_en if _in_english() and self.help_text_en else self.help_text
+
+    @property
+    def is_choice(self) -> bool:
+        return self.kind in self.CHOICE_KINDS
+
+    @property
+    def field_name(self) -> str:
+        return f"q_{self.code}"
+
+
+class QuestionOption(models.Model):
+    question = models.ForeignKey(
+        Question, verbose_name=_("question"), on_delete=models.CASCADE, related_name="options"
+    )
+    order = models.PositiveSmallIntegerField(_("order"), default=0)
+    code = models.SlugField(_("code"), max_length=50)
+    label_zh = models.CharField(_("label"), max_length=200)
+    label_en = models.CharField(_("English label"), max_length=200, blank=True)
+    is_other = models.BooleanField(
+        _("asks for details"),
+        default=False,
+        help_text=_('An "other" option: the company says what it means in a text box.'),
+    )
+
+    class Meta:
+        verbose_name = _("answer option")
+        verbose_name_plural = _("answer options")
+        ordering = ["question", "order", "pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["question", "code"], name="option_code_per_question")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.question.code}: {self.label_zh}"
+
+    @property
+    def label(self) -> str:
+        return self.label_en if _in_english() and self.label_en else self.label_zh
+
+
+class Response(models.Model):
+    """One company's answers to one survey. Province and industry are copied at submission."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        SUBMITTED = "submitted", _("Submitted")
+
+    survey = models.ForeignKey(
+        Survey, verbose_name=_("survey"), on_delete=models.PROTECT, related_name="responses"
+    )
+    company = models.ForeignKey(
+        MemberCompany,
+        verbose_name=_("company"),
+        on_delete=models.CASCADE,
+        related_name="survey_responses",
+    )
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.DRAFT
+    )
+    province = models.CharField(
+        _("province at submission"), max_length=2, choices=Province.choices, blank=True
+    )
+    region_group = models.CharField(
+        _("region group at submission"), max_length=20, choices=RegionGroup.choices, blank=True
+    )
+    industry_section = models.CharField(
+        _("industry section at submission"),
+        max_length=1,
+        choices=IndustrySection.choices,
+        blank=True,
+    )
+    industry_division = models.CharField(
+        _("industry division at submission"), max_length=100, blank=True
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("started by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("submitted by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    submitted_at = models.DateTimeField(_("submitted at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("survey response")
+        verbose_name_plural = _("survey responses")
+        ordering = ["-submitted_at", "-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["survey", "company"], name="one_response_per_company_per_survey"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["survey", "status"], name="response_survey_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.survey} · {self.company}"
+
+    @property
+    def is_submitted(self) -> bool:
+        return self.status == self.Status.SUBMITTED
+
+
+class Answer(models.Model):
+    """One scalar answer (option empty) or one chosen option (with the "other" text, if any)."""
+
+    response = models.ForeignKey(
+        Response, verbose_name=_("response"), on_delete=models.CASCADE, related_name="answers"
+    )
+    question = models.ForeignKey(
+        Question, verbose_name=_("question"), on_delete=models.PROTECT, related_name="answers"
+    )
+    option = models.ForeignKey(
+        QuestionOption,
+        verbose_name=_("option"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="answers",
+    )
+    number = models.DecimalField(
+        _("number"), max_digits=14, decimal_places=4, null=True, blank=True
+    )
+    text = models.TextField(_("text"), blank=True)
+    date = models.DateField(_("date"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("answer")
+        verbose_name_plural = _("answers")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["response", "question", "option"], name="answer_option_once"
+            ),
+            models.UniqueConstraint(
+                fields=["response", "question"],
+                condition=Q(option__isnull=True),
+                name="answer_scalar_once",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["question", "option"], name="answer_question_option_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.response_id}/{self.question_id}"
+
+
+class SurveyReminder(models.Model):
+    """A reminder step sent to a company: at most one per survey, company and step."""
+
+    survey = models.ForeignKey(
+        Survey, verbose_name=_("survey"), on_delete=models.CASCADE, related_name="reminders"
+    )
+    company = models.ForeignKey(
+        MemberCompany, verbose_name=_("company"), on_delete=models.CASCADE, related_name="+"
+    )
+    step = models.CharField(_("step"), max_length=30)
+    recipients = models.TextField(_("recipients"), blank=True)
+    sent_at = models.DateTimeField(_("sent at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("survey reminder")
+        verbose_name_plural = _("survey reminders")
+        ordering = ["-sent_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["survey", "company", "step"], name="one_reminder_per_company_step"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.survey} · {self.company} · {self.step}"
+
+
+class SummarySnapshot(models.Model):
+    """The summary of a survey as computed at one moment; pages read the latest one."""
+
+    survey = models.ForeignKey(
+        Survey, verbose_name=_("survey"), on_delete=models.CASCADE, related_name="snapshots"
+    )
+    created_at = models.DateTimeField(_("made at"), default=timezone.now)
+    response_count = models.PositiveIntegerField(_("responses"))
+    duration_ms = models.PositiveIntegerField(_("time taken (ms)"), default=0)
+    data = models.JSONField(_("summary"))
+
+    class Meta:
+        verbose_name = _("summary snapshot")
+        verbose_name_plural = _("summary snapshots")
+        ordering = ["-created_at", "-pk"]
+        get_latest_by = ["created_at", "pk"]
+        indexes = [models.Index(fields=["survey", "-created_at"], name="snapshot_latest_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.survey} · {self.created_at:%Y-%m-%d %H:%M}"

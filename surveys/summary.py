@@ -1,0 +1,420 @@
+"""The survey summary, computed in the database.
+
+Every figure comes from GROUP BY / conditional aggregation queries over ``Answer`` joined to
+``Response``; no response is ever loaded into Python. The number of queries is fixed (it depends
+on neither the number of responses nor the number of questions). Python only reshapes the
+aggregate rows (a few per option and group) into the JSON stored in a ``SummarySnapshot``.
+
+Quartiles: PostgreSQL computes them with ``percentile_cont`` (an ordered-set aggregate); other
+databases (SQLite for ``make run``) use one window-function query that returns, per question,
+only the two ordered values around each quartile, interpolated the same way.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+
+from django.db import connection
+from django.db.models import Aggregate, Avg, Count, Exists, FloatField, Max, Min, OuterRef, Q
+from django.utils import timezone
+
+from members.models import MemberCompany
+from members.reference import RegionGroup
+
+from . import covid
+from .models import Answer, Question, QuestionOption, Response, Survey
+
+SUMMARY_VERSION = 1
+QUANTILES = {"q1": 0.25, "median": 0.5, "q3": 0.75}
+DIMENSIONS = {
+    "region": "region_group",
+    "industry": "industry_section",
+    "division": "industry_division",
+}
+# Groups smaller than this are not shown on public pages.
+MIN_PUBLIC_GROUP = 5
+
+
+class PercentileCont(Aggregate):
+    """PostgreSQL's ``percentile_cont(fraction) WITHIN GROUP (ORDER BY expression)``."""
+
+    function = "percentile_cont"
+    name = "PercentileCont"
+    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = FloatField()
+
+    def __init__(self, expression, fraction: float, **extra):
+        fraction = float(fraction)
+        if not 0 <= fraction <= 1:
+            raise ValueError("fraction must be between 0 and 1")
+        super().__init__(expression, fraction=repr(fraction), **extra)
+
+
+def _pct(part: int, whole: int) -> float | None:
+    return round(100.0 * part / whole, 1) if whole else None
+
+
+def _num(value) -> float | None:
+    return None if value is None else round(float(value), 4)
+
+
+def submitted_answers(survey: Survey):
+    return Answer.objects.filter(
+        response__survey=survey, response__status=Response.Status.SUBMITTED
+    ).order_by()
+
+
+def submitted_responses(survey: Survey):
+    return Response.objects.filter(survey=survey, status=Response.Status.SUBMITTED).order_by()
+
+
+def compute_summary(survey: Survey) -> dict:
+    """The whole summary of a survey's submitted responses, as JSON-ready data."""
+    questions = list(survey.questions.order_by("order", "pk"))
+    options = list(
+        QuestionOption.objects.filter(question__survey=survey).order_by("question_id", "order")
+    )
+    conditions = defaultdict(list)
+    for question_id, option_id in Question.condition_options.through.objects.filter(
+        question__survey=survey
+    ).values_list("question_id", "questionoption_id"):
+        conditions[question_id].append(option_id)
+
+    answers = submitted_answers(survey)
+    responses = submitted_responses(survey)
+
+    members = MemberCompany.objects.filter(status=MemberCompany.Status.ACTIVE).aggregate(
+        active=Count("pk"),
+        responded=Count(
+            "pk",
+            filter=Q(
+                Exists(
+                    Response.objects.filter(
+                        survey=survey, status=Response.Status.SUBMITTED, company=OuterRef("pk")
+                    )
+                )
+            ),
+        ),
+    )
+
+    group_sizes = {}
+    for dimension, column in DIMENSIONS.items():
+        rows = responses.exclude(**{column: ""}).values(column).annotate(n=Count("pk"))
+        group_sizes[dimension] = {row[column]: row["n"] for row in rows}
+    total = sum(group_sizes["region"].values())
+
+    answered = {
+        row["question_id"]: row["n"]
+        for row in answers.values("question_id").annotate(n=Count("response_id", distinct=True))
+    }
+    option_counts = {}
+    other_texts = defaultdict(int)
+    for row in (
+        answers.filter(option__isnull=False)
+        .values("question_id", "option_id")
+        .annotate(n=Count("pk"), texts=Count("pk", filter=~Q(text="")))
+    ):
+        option_counts[row["option_id"]] = row["n"]
+        other_texts[row["question_id"]] += row["texts"]
+
+    single_ids = [q.pk for q in questions if q.kind == Question.Kind.SINGLE]
+    crosstabs = {dimension: defaultdict(dict) for dimension in DIMENSIONS}
+    for dimension, column in DIMENSIONS.items():
+        group_column = f"response__{column}"
+        rows = (
+            answers.filter(question_id__in=single_ids)
+            .exclude(**{group_column: ""})
+            .values(group_column, "question_id", "option_id")
+            .annotate(n=Count("pk"))
+        )
+        for row in rows:
+            crosstabs[dimension][row["question_id"]].setdefault(row[group_column], {})[
+                row["option_id"]
+            ] = row["n"]
+
+    number_ids = [q.pk for q in questions if q.kind == Question.Kind.NUMBER]
+    stats = number_stats(survey, number_ids)
+
+    option_by_question = defaultdict(list)
+    for option in options:
+        option_by_question[option.question_id].append(option)
+    code_of_option = {o.pk: o.code for o in options}
+    code_of_question = {q.pk: q.code for q in questions}
+
+    data_questions = []
+    for question in questions:
+        base = answered.get(question.pk, 0)
+        entry = {
+            "id": question.pk,
+            "code": question.code,
+            "kind": question.kind,
+            "text": question.text,
+            "text_en": question.text_en,
+            "required": question.required,
+            "answered": base,
+        }
+        if question.condition_question_id:
+            entry["condition"] = {
+                "question": code_of_question.get(question.condition_question_id),
+                "options": [code_of_option[o] for o in conditions[question.pk]],
+            }
+        if question.is_choice:
+            entry["options"] = [
+                {
+                    "code": o.code,
+                    "label": o.label_zh,
+                    "label_en": o.label_en,
+                    "count": option_counts.get(o.pk, 0),
+                    "pct": _pct(option_counts.get(o.pk, 0), base),
+                }
+                for o in option_by_question[question.pk]
+            ]
+            entry["other_texts"] = other_texts.get(question.pk, 0)
+            if question.kind == Question.Kind.MULTIPLE:
+                entry["ranking"] = [
+                    o["code"]
+                    for o in sorted(entry["options"], key=lambda o: -o["count"])
+                    if o["count"]
+                ]
+            else:
+                entry["by"] = {
+                    dimension: {
+                        group: {code_of_option[o]: n for o, n in cells.items()}
+                        for group, cells in crosstabs[dimension].get(question.pk, {}).items()
+                    }
+                    for dimension in DIMENSIONS
+                }
+        if question.kind == Question.Kind.NUMBER:
+            entry["stats"] = stats.get(question.pk, {"n": 0})
+        data_questions.append(entry)
+
+    data = {
+        "version": SUMMARY_VERSION,
+        "made_at": timezone.now().isoformat(),
+        "survey": {
+            "id": survey.pk,
+            "slug": survey.slug,
+            "title": survey.title,
+            "title_en": survey.title_en,
+        },
+        "totals": {
+            "responses": total,
+            "active_members": members["active"],
+            "responded_active": members["responded"],
+            "response_rate": _pct(members["responded"], members["active"]),
+        },
+        "groups": group_sizes,
+        "questions": data_questions,
+    }
+    data["key"] = key_figures(data)
+    return data
+
+
+def number_stats(survey: Survey, question_ids: list[int]) -> dict[int, dict]:
+    """Count, mean, minimum, quartiles and maximum of each number question."""
+    if not question_ids:
+        return {}
+    answers = submitted_answers(survey).filter(question_id__in=question_ids, number__isnull=False)
+    aggregates = {
+        "n": Count("number"),
+        "mean": Avg("number"),
+        "min": Min("number"),
+        "max": Max("number"),
+    }
+    postgres = connection.vendor == "postgresql"
+    if postgres:
+        aggregates.update(
+            {name: PercentileCont("number", fraction) for name, fraction in QUANTILES.items()}
+        )
+    result = {}
+    for row in answers.values("question_id").annotate(**aggregates):
+        result[row["question_id"]] = {
+            "n": row["n"],
+            "mean": _num(row["mean"]),
+            "min": _num(row["min"]),
+            "max": _num(row["max"]),
+            **{name: _num(row.get(name)) for name in QUANTILES},
+        }
+    if not postgres:
+        for question_id, quartiles in _quantiles_by_window(survey, question_ids).items():
+            result[question_id].update(quartiles)
+    return result
+
+
+def _quantiles_by_window(survey: Survey, question_ids: list[int]) -> dict[int, dict]:
+    """Quartiles with linear interpolation (as ``percentile_cont``), in one SQL query.
+
+    The inner query numbers each question's values in order; the outer one keeps only the rows
+    at positions floor(p·(n−1)) and floor(p·(n−1))+1 for each quartile p: at most six rows per
+    question reach Python, whatever the number of responses.
+    """
+    answer_table = Answer._meta.db_table
+    response_table = Response._meta.db_table
+    placeholders = ", ".join(["%s"] * len(question_ids))
+    positions = " OR ".join(
+        f"t.rn = CAST({p!r} * (t.cnt - 1) AS INTEGER) "
+        f"OR t.rn = CAST({p!r} * (t.cnt - 1) AS INTEGER) + 1"
+        for p in QUANTILES.values()
+    )
+    sql = f"""
+        SELECT t.question_id, t.rn, t.cnt, t.number FROM (
+            SELECT a.question_id, a.number,
+                   ROW_NUMBER() OVER (PARTITION BY a.question_id ORDER BY a.number) - 1 AS rn,
+                   COUNT(*) OVER (PARTITION BY a.question_id) AS cnt
+            FROM {answer_table} a
+            JOIN {response_table} r ON r.id = a.response_id
+            WHERE r.survey_id = %s AND r.status = %s AND a.number IS NOT NULL
+              AND a.question_id IN ({placeholders})
+        ) t
+        WHERE {positions}
+    """  # noqa: S608 - table names from model metadata, values as parameters
+    values: dict[int, dict[int, float]] = defaultdict(dict)
+    counts: dict[int, int] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [survey.pk, Response.Status.SUBMITTED, *question_ids])
+        for question_id, position, count, number in cursor.fetchall():
+            values[question_id][position] = float(number)
+            counts[question_id] = count
+    result = {}
+    for question_id, count in counts.items():
+        ordered = values[question_id]
+        result[question_id] = {}
+        for name, fraction in QUANTILES.items():
+            position = fraction * (count - 1)
+            lower = math.floor(position)
+            low = ordered[lower]
+            high = ordered.get(lower + 1, low)
+            result[question_id][name] = _num(low + (position - lower) * (high - low))
+    return result
+
+
+# --- Headline figures of the impact survey (by question and option codes) -------------------
+
+
+def _question(data: dict, code: str) -> dict | None:
+    return next((q for q in data["questions"] if q["code"] == code), None)
+
+
+def _counts(question: dict) -> dict[str, int]:
+    return {o["code"]: o["count"] for o in question["options"]}
+
+
+def _impact_row(degree: dict[str, int], resumption: dict[str, int]) -> dict:
+    answered = sum(degree.values())
+    affected = answered - degree.get(covid.IMPACT_NONE, 0)
+    serious = sum(degree.get(code, 0) for code in covid.IMPACT_SERIOUS)
+    resumed_answered = sum(resumption.values())
+    return {
+        "answered": answered,
+        "affected": affected,
+        "affected_pct": _pct(affected, answered),
+        "serious": serious,
+        "serious_pct": _pct(serious, answered),
+        "not_resumed": resumption.get(covid.NOT_RESUMED, 0),
+        "not_resumed_pct": _pct(resumption.get(covid.NOT_RESUMED, 0), resumed_answered),
+        "partly_pct": _pct(resumption.get(covid.RESUMED_PARTLY, 0), resumed_answered),
+        "fully_pct": _pct(resumption.get(covid.RESUMED_FULLY, 0), resumed_answered),
+    }
+
+
+def key_figures(data: dict) -> dict:
+    """Share affected, resumption among the resumed, and impact by region and by industry.
+
+    Present only when the survey has the impact-degree and resumption questions (by code).
+    """
+    impact = _question(data, covid.IMPACT_QUESTION)
+    resumption = _question(data, covid.RESUMPTION_QUESTION)
+    if not impact or not resumption or impact["kind"] != Question.Kind.SINGLE:
+        return {}
+    degree = _counts(impact)
+    resumed = _counts(resumption)
+    fully = resumed.get(covid.RESUMED_FULLY, 0)
+    partly = resumed.get(covid.RESUMED_PARTLY, 0)
+    key = {
+        "overall": _impact_row(degree, resumed),
+        "resumed": fully + partly,
+        "fully_among_resumed_pct": _pct(fully, fully + partly),
+        "partly_among_resumed_pct": _pct(partly, fully + partly),
+        "tables": {},
+    }
+    for dimension in DIMENSIONS:
+        rows = []
+        for group, size in data["groups"][dimension].items():
+            row = _impact_row(
+                impact["by"][dimension].get(group, {}), resumption["by"][dimension].get(group, {})
+            )
+            rows.append({"group": group, "responses": size, **row})
+        rows.sort(key=lambda r: (-(r["serious_pct"] or 0), -(r["affected_pct"] or 0), r["group"]))
+        key["tables"][dimension] = rows
+    hubei = next((r for r in key["tables"]["region"] if r["group"] == RegionGroup.HUBEI), None)
+    key["hubei"] = hubei
+    for code in (covid.AREAS_QUESTION, covid.NEEDS_QUESTION):
+        question = _question(data, code)
+        if question and question.get("ranking") is not None:
+            key[code] = question["ranking"]
+    return key
+
+
+# --- Public view: aggregates only, small groups suppressed --------------------------------
+
+
+def suppressed_groups(sizes: dict[str, int], minimum: int = MIN_PUBLIC_GROUP) -> set[str]:
+    """Groups to hide: those under the minimum, plus the next smallest ones until the hidden
+    groups together reach the minimum, so a hidden group cannot be worked out from the total."""
+    hidden = {group for group, n in sizes.items() if n < minimum}
+    if not hidden:
+        return hidden
+    shown = sorted((n, group) for group, n in sizes.items() if group not in hidden)
+    while shown and (len(hidden) < 2 or sum(sizes[g] for g in hidden) < minimum):
+        hidden.add(shown.pop(0)[1])
+    return hidden
+
+
+def public_summary(data: dict, minimum: int = MIN_PUBLIC_GROUP) -> dict:
+    """A copy of the summary fit for the public: small groups shown as "fewer than 5"."""
+    public = {
+        **data,
+        "groups": {},
+        "questions": [],
+        "suppressed": {},
+        "too_few": data["totals"]["responses"] < minimum,
+    }
+    if public["too_few"]:
+        public["questions"] = []
+        public["key"] = {}
+        public["groups"] = {dimension: {} for dimension in DIMENSIONS}
+        return public
+    hidden = {
+        dimension: suppressed_groups(sizes, minimum) for dimension, sizes in data["groups"].items()
+    }
+    public["suppressed"] = {dimension: sorted(groups) for dimension, groups in hidden.items()}
+    for dimension, sizes in data["groups"].items():
+        public["groups"][dimension] = {
+            group: (None if group in hidden[dimension] else n) for group, n in sizes.items()
+        }
+    for question in data["questions"]:
+        if question["kind"] in (Question.Kind.SHORT_TEXT, Question.Kind.LONG_TEXT):
+            continue
+        question = dict(question)
+        if "by" in question:
+            question["by"] = {
+                dimension: {
+                    group: (None if group in hidden[dimension] else cells)
+                    for group, cells in groups.items()
+                }
+                for dimension, groups in question["by"].items()
+            }
+        public["questions"].append(question)
+    key = data.get("key") or {}
+    if key:
+        key = {**key, "tables": {}}
+        for dimension, rows in data["key"]["tables"].items():
+            key["tables"][dimension] = [
+                {"group": r["group"], "suppressed": True} if r["group"] in hidden[dimension] else r
+                for r in rows
+            ]
+        if key.get("hubei") and key["hubei"]["group"] in hidden["region"]:
+            key["hubei"] = {"group": key["hubei"]["group"], "suppressed": True}
+    public["key"] = key
+    return public

@@ -1,0 +1,186 @@
+"""Survey pages: member filing, public findings and results, staff results and exports."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.admin.views.decorators import staff_member_required
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from members.access import company_member_required
+
+from . import exports, selectors, services
+from .forms import OTHER_SUFFIX, ResponseForm, initial_from_answers
+from .models import Response, Survey
+from .presentation import present
+from .summary import public_summary
+
+
+@company_member_required
+def index(request):
+    surveys = selectors.member_surveys(company=request.membership.company)
+    return render(request, "surveys/index.html", {"surveys": surveys, "now": timezone.now()})
+
+
+@company_member_required
+@require_http_methods(["GET", "POST"])
+def fill(request, slug):
+    """The company's response: a form while the survey is open, its answers otherwise."""
+    survey = selectors.survey_for_members(slug)
+    company = request.membership.company
+    response = selectors.company_response(survey=survey, company=company)
+    questions = selectors.questions_of(survey)
+    editing = survey.is_accepting and (
+        response is None or not response.is_submitted or request.GET.get("edit") == "1"
+    )
+    if request.method == "POST":
+        if not survey.is_accepting:
+            messages.error(request, _("This survey is not open for answers."))
+            return redirect("surveys:fill", slug=survey.slug)
+        submit = "submit" in request.POST
+        form = ResponseForm(request.POST, questions=questions, draft=not submit)
+        if form.is_valid():
+            try:
+                services.response_save(
+                    survey=survey,
+                    company=company,
+                    user=request.user,
+                    answers=form.answers,
+                    submit=submit,
+                )
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                if submit:
+                    messages.success(
+                        request,
+                        _(
+                            "Thank you: your answers are submitted. "
+                            "You can change them until %(date)s."
+                        )
+                        % {"date": timezone.localtime(survey.closes_at).strftime("%Y-%m-%d %H:%M")},
+                    )
+                else:
+                    messages.success(request, _("Draft saved. It is not submitted yet."))
+                return redirect("surveys:fill", slug=survey.slug)
+        editing = True
+    elif editing:
+        form = ResponseForm(
+            initial=initial_from_answers(questions, selectors.response_answers(response)),
+            questions=questions,
+        )
+    else:
+        form = None
+    answers = (
+        selectors.answers_by_question(questions, selectors.response_answers(response))
+        if response and not editing
+        else []
+    )
+    conditions = {}
+    for question in questions:
+        if question.condition_question_id:
+            condition = {
+                "field": next(
+                    (p.field_name for p in questions if p.pk == question.condition_question_id),
+                    "",
+                ),
+                "values": ",".join(o.code for o in question.condition_options.all()),
+            }
+            conditions[question.field_name] = condition
+            conditions[question.field_name + OTHER_SUFFIX] = condition
+    return render(
+        request,
+        "surveys/fill.html",
+        {
+            "survey": survey,
+            "response": response,
+            "form": form,
+            "editing": editing,
+            "answers": answers,
+            "conditions": conditions,
+        },
+    )
+
+
+@company_member_required
+def response_detail(request, pk):
+    """A company's own response; another company's is a 404."""
+    response = get_object_or_404(
+        Response.objects.select_related("survey", "company"),
+        pk=pk,
+        company=request.membership.company,
+    )
+    questions = selectors.questions_of(response.survey)
+    answers = selectors.answers_by_question(questions, selectors.response_answers(response))
+    return render(
+        request, "surveys/response_detail.html", {"response": response, "answers": answers}
+    )
+
+
+def findings(request):
+    """Public: the findings of the latest published survey, and the list of published ones."""
+    surveys = selectors.published_surveys()
+    survey = surveys[0] if surveys else None
+    snapshot = selectors.latest_snapshot(survey) if survey else None
+    context = {"surveys": surveys, "survey": survey, "snapshot": snapshot}
+    if snapshot:
+        context["summary"] = present(public_summary(snapshot.data), public=True)
+    return render(request, "surveys/findings.html", context)
+
+
+def results(request, slug):
+    """Public results of a published survey: aggregates only, small groups suppressed."""
+    survey = Survey.objects.filter(slug=slug, results_published=True).first()
+    if survey is None or survey.status == Survey.Status.DRAFT:
+        raise Http404
+    snapshot = selectors.latest_snapshot(survey)
+    context = {"survey": survey, "snapshot": snapshot, "public": True}
+    if snapshot:
+        context["summary"] = present(public_summary(snapshot.data), public=True)
+    return render(request, "surveys/results.html", context)
+
+
+@staff_member_required
+def staff_results(request, slug):
+    survey = get_object_or_404(Survey, slug=slug)
+    snapshot = selectors.latest_snapshot(survey)
+    context = {"survey": survey, "snapshot": snapshot, "public": False}
+    if snapshot:
+        context["summary"] = present(snapshot.data, public=False)
+    return render(request, "surveys/results.html", context)
+
+
+@staff_member_required
+@require_POST
+def staff_refresh(request, slug):
+    survey = get_object_or_404(Survey, slug=slug)
+    if services.summary_refresh_request(survey=survey, actor=request.user):
+        messages.success(request, _("The summary is being computed; reload in a moment."))
+    else:
+        messages.warning(request, _("A summary is already being computed for this survey."))
+    return redirect("surveys:staff_results", slug=survey.slug)
+
+
+@staff_member_required
+def export_responses(request, slug, fmt):
+    survey = get_object_or_404(Survey, slug=slug)
+    content, content_type = exports.responses_file(survey, fmt)
+    return _download(content, content_type, f"{survey.slug}-responses.{fmt}")
+
+
+@staff_member_required
+def export_summary(request, slug):
+    survey = get_object_or_404(Survey, slug=slug)
+    content, content_type = exports.summary_file(survey)
+    return _download(content, content_type, f"{survey.slug}-summary.xlsx")
+
+
+def _download(content: bytes, content_type: str, filename: str) -> HttpResponse:
+    response = HttpResponse(content, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "no-store"
+    return response
