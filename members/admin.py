@@ -390,6 +390,7 @@ class ReliefRequestAdmin(FormViewMixin, ExportActionMixin, admin.ModelAdmin):
     inlines = [ReliefDocumentInline, AuditHistoryInline]
     actions = ["start_review"]
     fields = [
+        "decide_link",
         "company",
         "year",
         "kind",
@@ -414,6 +415,16 @@ class ReliefRequestAdmin(FormViewMixin, ExportActionMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        # Nothing here is edited directly: decisions go through the Decide page.
+        extra_context = {
+            **(extra_context or {}),
+            "show_save": False,
+            "show_save_and_continue": False,
+            "show_save_and_add_another": False,
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def get_queryset(self, request):
         return (
