@@ -60,6 +60,47 @@ def outbox_enqueue(
     return message
 
 
+@transaction.atomic
+def outbox_enqueue_many(*, messages: Iterable[dict], batch_size: int = 500) -> list[int]:
+    """Write many mails at once (dicts of ``outbox_enqueue``'s arguments, without ``send_now``).
+
+    Rows whose key already exists are left alone, as with ``outbox_enqueue``. Nothing is sent:
+    returns the ids of the rows with the given keys that are still pending, for the caller to
+    pass in chunks to ``outbox_send_many`` after commit (or leave to the sweep). Two queries
+    per ``batch_size`` mails.
+    """
+    ids: list[int] = []
+    batch: list[OutboxMessage] = []
+
+    def flush() -> None:
+        OutboxMessage.objects.bulk_create(batch, ignore_conflicts=True)
+        ids.extend(
+            OutboxMessage.objects.filter(
+                key__in=[m.key for m in batch], status=OutboxMessage.Status.PENDING
+            )
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        batch.clear()
+
+    for message in messages:
+        batch.append(
+            OutboxMessage(
+                key=message["key"][:255],
+                purpose=message["purpose"],
+                to=message["to"],
+                subject=message["subject"][:255],
+                body=message["body"],
+                html_body=message.get("html_body", ""),
+            )
+        )
+        if len(batch) >= batch_size:
+            flush()
+    if batch:
+        flush()
+    return ids
+
+
 def _claim(message_id: int) -> bool:
     """Atomically take a message for sending. False if it is sent, failed or held elsewhere."""
     now = timezone.now()

@@ -1,0 +1,40 @@
+"""Settings of the courses app, with their defaults (override them in the settings module)."""
+
+from datetime import timedelta
+
+from django.conf import settings
+
+
+def reminder_offsets() -> list[int]:
+    """Minutes before the start at which confirmed registrants are reminded (24 h and 1 h)."""
+    return sorted(
+        {int(m) for m in getattr(settings, "COURSES_REMINDER_OFFSETS", [24 * 60, 60])},
+        reverse=True,
+    )
+
+
+def reminder_grace() -> timedelta:
+    """How late a reminder may still go out. Older ones are skipped, never sent late.
+
+    Must be longer than the beat interval of the reminder sweep (5 minutes).
+    """
+    return timedelta(minutes=int(getattr(settings, "COURSES_REMINDER_GRACE_MINUTES", 30)))
+
+
+def confirm_max_age() -> int:
+    """Seconds a visitor's email confirmation link stays valid."""
+    return int(getattr(settings, "COURSES_CONFIRM_MAX_AGE", 48 * 3600))
+
+
+def mail_batch_size() -> int:
+    """Mails sent over one SMTP connection by one task."""
+    return int(getattr(settings, "COURSES_MAIL_BATCH_SIZE", 300))
+
+
+def site_url() -> str:
+    return getattr(settings, "SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+
+def calendar_domain() -> str:
+    """Right-hand side of calendar UIDs: stable for the life of the portal."""
+    return getattr(settings, "COURSES_CALENDAR_DOMAIN", "courses.caq.example.org")

@@ -1,0 +1,342 @@
+"""Texts of the course mails, in the language the person registered in.
+
+Each function returns the arguments of ``outbox_enqueue`` (key, purpose, to, subject, body).
+Keys make every mail go out once: per registration and status change (``revision``), per
+session change (``sequence``), per reminder offset.
+
+Bulk mails (reminders, change notices) are built from a ``SessionText`` made once per session
+and language, so thousands of them cost string formatting, not template rendering.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+
+from . import conf, tokens
+from .models import Registration, Session
+
+REMINDER_PURPOSE = "courses.reminder"
+
+
+def reminder_key(registration_id: int, offset: int, sequence: int) -> str:
+    """Ledger key of one reminder. ``sequence`` changes when the session is moved, so a moved
+    session gets its reminders again at the new time."""
+    return f"courses.reminder:{registration_id}:{offset}:{sequence}"
+
+
+def absolute(path: str) -> str:
+    return conf.site_url() + path
+
+
+def when(session: Session) -> str:
+    """Date and time in Beijing time, in the active language."""
+    start = timezone.localtime(session.starts_at)
+    end = timezone.localtime(session.ends_at)
+    day = date_format(start, "DATE_FORMAT")
+    weekday = date_format(start, "l")
+    if start.date() == end.date():
+        span = f"{start:%H:%M}–{end:%H:%M}"
+    else:
+        span = f"{start:%H:%M} – {date_format(end, 'DATE_FORMAT')} {end:%H:%M}"
+    return _("%(day)s (%(weekday)s) %(span)s, Beijing time") % {
+        "day": day,
+        "weekday": weekday,
+        "span": span,
+    }
+
+
+def offset_text(minutes: int) -> str:
+    if minutes % (24 * 60) == 0:
+        days = minutes // (24 * 60)
+        return _("in %(count)d days") % {"count": days} if days > 1 else _("tomorrow")
+    if minutes % 60 == 0:
+        hours = minutes // 60
+        return _("in %(count)d hours") % {"count": hours} if hours > 1 else _("in one hour")
+    return _("in %(count)d minutes") % {"count": minutes}
+
+
+@dataclass
+class SessionText:
+    """What every mail about one session says, in one language."""
+
+    title: str
+    details: str
+    page_url: str
+
+    @classmethod
+    def build(cls, session: Session, *, join: bool) -> SessionText:
+        lines = [
+            _("Course: %(title)s") % {"title": session.label},
+            _("Time: %(when)s") % {"when": when(session)},
+            _("Platform: %(platform)s") % {"platform": session.platform},
+        ]
+        if join and session.join_url:
+            lines.append(_("Join link: %(url)s") % {"url": session.join_url})
+        page_url = absolute(session.get_absolute_url())
+        lines.append(_("Course page: %(url)s") % {"url": page_url})
+        return cls(
+            title=session.label, details="\n".join(f"  {line}" for line in lines), page_url=page_url
+        )
+
+
+def _links(registration_id: int, *, calendar: bool = True) -> str:
+    token = tokens.manage_token(registration_id)
+    lines = []
+    if calendar:
+        url = absolute(reverse("courses:registration_ics", args=[token]))
+        lines.append(_("Add it to your calendar (.ics): %(url)s") % {"url": url})
+    url = absolute(reverse("courses:registration", args=[token]))
+    lines.append(
+        _(
+            "Cannot attend? Please cancel so that the next person on the waiting list gets "
+            "your seat: %(url)s"
+        )
+        % {"url": url}
+    )
+    return "\n".join(lines)
+
+
+def _compose(name: str, *paragraphs: str) -> str:
+    greeting = _("Dear %(name)s,") % {"name": name}
+    sign_off = _("China Association for Quality")
+    return "\n\n".join([greeting, *[p for p in paragraphs if p], sign_off]) + "\n"
+
+
+def _message(registration, *, kind: str, key: str, subject: str, body: str) -> dict:
+    return {
+        "key": key,
+        "purpose": f"courses.registration.{kind}",
+        "to": registration.email,
+        "subject": subject,
+        "body": body,
+    }
+
+
+def _reg_key(kind: str, registration: Registration) -> str:
+    return f"courses.registration.{kind}:{registration.pk}:{registration.revision}"
+
+
+def confirm_request(registration: Registration, session: Session) -> dict:
+    with translation.override(registration.language):
+        url = absolute(reverse("courses:confirm", args=[tokens.confirm_token(registration.pk)]))
+        hours = conf.confirm_max_age() // 3600
+        body = _compose(
+            registration.name,
+            _("Please confirm your registration for this free live course:"),
+            SessionText.build(session, join=False).details,
+            _("Confirm your registration (the link is valid for %(hours)d hours): %(url)s")
+            % {"hours": hours, "url": url},
+            _("If you did not register, ignore this mail and nothing will happen."),
+        )
+        subject = _("Please confirm your registration: %(title)s") % {"title": session.label}
+    return _message(
+        registration,
+        kind="confirm_request",
+        key=_reg_key("confirm_request", registration),
+        subject=subject,
+        body=body,
+    )
+
+
+def already_registered(registration: Registration, session: Session) -> dict:
+    with translation.override(registration.language):
+        status = Registration.Status(registration.status).label
+        body = _compose(
+            registration.name,
+            _(
+                "Someone asked to register this address for a course you are already "
+                "registered for. Your registration stands; its status is: %(status)s."
+            )
+            % {"status": status},
+            SessionText.build(
+                session, join=registration.status == Registration.Status.CONFIRMED
+            ).details,
+            _links(registration.pk),
+        )
+        subject = _("You are already registered: %(title)s") % {"title": session.label}
+    hour = timezone.now().strftime("%Y%m%d%H")
+    return _message(
+        registration,
+        kind="already_registered",
+        key=f"courses.registration.already_registered:{registration.pk}:{hour}",
+        subject=subject,
+        body=body,
+    )
+
+
+def confirmed(registration: Registration, session: Session) -> dict:
+    with translation.override(registration.language):
+        body = _compose(
+            registration.name,
+            _("Your registration for this free live course is confirmed:"),
+            SessionText.build(session, join=True).details,
+            _links(registration.pk),
+        )
+        subject = _("Registration confirmed: %(title)s") % {"title": session.label}
+    return _message(
+        registration,
+        kind="confirmed",
+        key=_reg_key("confirmed", registration),
+        subject=subject,
+        body=body,
+    )
+
+
+def waiting(registration: Registration, session: Session, *, place: int) -> dict:
+    with translation.override(registration.language):
+        body = _compose(
+            registration.name,
+            _(
+                "The course is full, so you are on the waiting list, number %(place)d. When a "
+                "seat becomes free, the first person on the list gets it and we will write to "
+                "you with the join link."
+            )
+            % {"place": place},
+            SessionText.build(session, join=False).details,
+            _links(registration.pk, calendar=True),
+        )
+        subject = _("On the waiting list: %(title)s") % {"title": session.label}
+    return _message(
+        registration,
+        kind="waiting",
+        key=_reg_key("waiting", registration),
+        subject=subject,
+        body=body,
+    )
+
+
+def promoted(registration: Registration, session: Session) -> dict:
+    with translation.override(registration.language):
+        body = _compose(
+            registration.name,
+            _("A seat has become free and it is yours: your registration is now confirmed."),
+            SessionText.build(session, join=True).details,
+            _links(registration.pk),
+        )
+        subject = _("You have a seat: %(title)s") % {"title": session.label}
+    return _message(
+        registration,
+        kind="promoted",
+        key=_reg_key("promoted", registration),
+        subject=subject,
+        body=body,
+    )
+
+
+def cancelled(registration: Registration, session: Session) -> dict:
+    with translation.override(registration.language):
+        body = _compose(
+            registration.name,
+            _("Your registration for this course is cancelled. Thank you for freeing your seat."),
+            SessionText.build(session, join=False).details,
+            _("You can register again on the course page while the course is open."),
+        )
+        subject = _("Registration cancelled: %(title)s") % {"title": session.label}
+    return _message(
+        registration,
+        kind="cancelled",
+        key=_reg_key("cancelled", registration),
+        subject=subject,
+        body=body,
+    )
+
+
+class BulkTexts:
+    """Per-language session texts for mails to every registrant of one session."""
+
+    def __init__(self, session: Session, *, join: bool):
+        self.session = session
+        self.join = join
+        self._cache: dict[str, SessionText] = {}
+
+    def get(self, language: str) -> SessionText:
+        if language not in self._cache:
+            with translation.override(language):
+                self._cache[language] = SessionText.build(self.session, join=self.join)
+        return self._cache[language]
+
+
+def rescheduled(row: dict, texts: BulkTexts, *, old_when: dict[str, str]) -> dict:
+    """``row`` has the registration's pk, name, email, language, status."""
+    session = texts.session
+    language = row["language"]
+    with translation.override(language):
+        text = texts.get(language)
+        body = _compose(
+            row["name"],
+            _("The time of a course you registered for has changed. It was %(old)s.")
+            % {"old": old_when[language]},
+            text.details,
+            _links(row["pk"]),
+        )
+        subject = _("New time: %(title)s") % {"title": text.title}
+    return {
+        "key": f"courses.session.rescheduled:{session.pk}:{session.sequence}:{row['pk']}",
+        "purpose": "courses.session.rescheduled",
+        "to": row["email"],
+        "subject": subject,
+        "body": body,
+    }
+
+
+def session_cancelled(row: dict, texts: BulkTexts, *, reason: str) -> dict:
+    session = texts.session
+    language = row["language"]
+    with translation.override(language):
+        text = texts.get(language)
+        body = _compose(
+            row["name"],
+            _("We are sorry: a course you registered for has been cancelled."),
+            text.details,
+            (_("Reason: %(reason)s") % {"reason": reason}) if reason else "",
+            _("See the schedule for other free courses: %(url)s")
+            % {"url": absolute(reverse("courses:schedule"))},
+        )
+        subject = _("Cancelled: %(title)s") % {"title": text.title}
+    return {
+        "key": f"courses.session.cancelled:{session.pk}:{row['pk']}",
+        "purpose": "courses.session.cancelled",
+        "to": row["email"],
+        "subject": subject,
+        "body": body,
+    }
+
+
+def reminder(row: dict, texts: BulkTexts, *, offset: int) -> dict:
+    session = texts.session
+    language = row["language"]
+    with translation.override(language):
+        text = texts.get(language)
+        body = _compose(
+            row["name"],
+            _("A reminder: your free live course starts %(when)s.") % {"when": offset_text(offset)},
+            text.details,
+            _links(row["pk"]),
+        )
+        subject = _("Reminder: %(title)s starts %(when)s") % {
+            "title": text.title,
+            "when": offset_text(offset),
+        }
+    return {
+        "key": reminder_key(row["pk"], offset, session.sequence),
+        "purpose": REMINDER_PURPOSE,
+        "to": row["email"],
+        "subject": subject,
+        "body": body,
+    }
+
+
+def old_when_texts(session: Session, *, starts_at, ends_at, languages) -> dict[str, str]:
+    """The previous time of a moved session, per language."""
+    old = Session(starts_at=starts_at, ends_at=ends_at or starts_at + timedelta(hours=1))
+    texts = {}
+    for language in languages:
+        with translation.override(language):
+            texts[language] = when(old)
+    return texts

@@ -1,0 +1,271 @@
+"""django-import-export resources: attendance import (from the live platform's export) and the
+registrants export.
+
+Attendance files (CSV or XLSX) have a ``session`` column (the session number shown in the
+admin) and, per session, either a ``participants`` column with the count or an ``email`` column
+with one row per attendee. Chinese headers from the platforms' exports are accepted too. Every
+row is checked first; the resource itself writes nothing: when all rows are good it passes the
+whole file to ``services.attendance_record`` in the import's transaction, so a file with a bad
+row writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal, InvalidOperation
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from import_export import fields, resources
+
+from .models import AttendanceRecord, Registration, Session
+
+HEADER_ALIASES = {
+    "session": "session",
+    "session id": "session",
+    "session number": "session",
+    "场次": "session",
+    "场次编号": "session",
+    "课程编号": "session",
+    "participants": "participants",
+    "participant count": "participants",
+    "count": "participants",
+    "参与人次": "participants",
+    "观看人次": "participants",
+    "人次": "participants",
+    "email": "email",
+    "e-mail": "email",
+    "attendee email": "email",
+    "邮箱": "email",
+    "电子邮箱": "email",
+    "邮件地址": "email",
+}
+
+
+def _text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip()
+
+
+def _integer(value: str) -> int | None:
+    """A whole number, allowing thousands separators and XLSX's 12.0; None if not one."""
+    cleaned = value.replace(",", "").replace("，", "").replace(" ", "")
+    try:
+        number = Decimal(cleaned)
+    except InvalidOperation:
+        return None
+    if number != number.to_integral_value():
+        return None
+    return int(number)
+
+
+class AttendanceResource(resources.ModelResource):
+    session = fields.Field(attribute="session_id", column_name="session")
+    participants = fields.Field(attribute="participants", column_name="participants")
+    email = fields.Field(attribute="email", column_name="email")
+
+    class Meta:
+        model = AttendanceRecord
+        fields = ("session", "participants", "email")
+        import_id_fields = ()
+        force_init_instance = True
+        skip_diff = True
+        use_transactions = True
+        clean_model_instances = False
+        name = "Attendance (participant count or attendee emails per session)"
+
+    def __init__(self, **kwargs):
+        super().__init__()
+        self.summary = None
+        self._sessions: dict[int, Session] = {}
+        self._row_errors: dict[int, dict[str, str]] = {}
+        self._counts: dict[int, int] = {}
+        self._emails: dict[int, list[str]] = defaultdict(list)
+
+    # --- whole-file checks, before any row ---------------------------------------------------
+
+    def before_import(self, dataset, **kwargs):
+        headers = [HEADER_ALIASES.get(_text(h).lower(), _text(h).lower()) for h in dataset.headers]
+        dataset.headers = headers
+        if "session" not in headers:
+            raise ValueError(_("The file has no “session” column (the session number)."))
+        if "participants" not in headers and "email" not in headers:
+            raise ValueError(
+                _("The file needs a “participants” column (a count) or an “email” column.")
+            )
+        rows = [dict(zip(headers, values, strict=False)) for values in dataset]
+        numbers = {_integer(_text(r.get("session"))) for r in rows}
+        self._sessions = Session.objects.in_bulk([n for n in numbers if n])
+        kinds: dict[int, set[str]] = defaultdict(set)
+        count_row: dict[int, int] = {}
+        for number, row in enumerate(rows, 1):
+            session_id = _integer(_text(row.get("session")))
+            has_count = bool(_text(row.get("participants")))
+            has_email = bool(_text(row.get("email")))
+            if not session_id or has_count == has_email:
+                continue
+            kinds[session_id].add("count" if has_count else "email")
+            if has_count:
+                if session_id in count_row:
+                    self._row_errors[number] = {
+                        "participants": _(
+                            "Session %(session)s already has a participant count in row %(row)d."
+                        )
+                        % {"session": session_id, "row": count_row[session_id]}
+                    }
+                else:
+                    count_row[session_id] = number
+        for number, row in enumerate(rows, 1):
+            session_id = _integer(_text(row.get("session")))
+            if session_id and len(kinds.get(session_id, ())) > 1:
+                self._row_errors.setdefault(number, {})["session"] = _(
+                    "Session %(session)s has both a participant count and attendee emails in "
+                    "this file; give one or the other."
+                ) % {"session": session_id}
+
+    # --- one row -----------------------------------------------------------------------------
+
+    def import_instance(self, instance, row, **kwargs):
+        number = kwargs.get("row_number")
+        session_text = _text(row.get("session"))
+        count_text = _text(row.get("participants"))
+        email = _text(row.get("email")).lower()
+        instance._blank = not (session_text or count_text or email)
+        if instance._blank:
+            return
+        errors = dict(self._row_errors.get(number, {}))
+        session_id = _integer(session_text)
+        session = self._sessions.get(session_id) if session_id else None
+        if not session_text:
+            errors.setdefault("session", _("The session number is missing."))
+        elif not session_id:
+            errors.setdefault(
+                "session", _("“%(value)s” is not a session number.") % {"value": session_text}
+            )
+        elif session is None:
+            errors.setdefault(
+                "session", _("There is no session number %(value)s.") % {"value": session_id}
+            )
+        elif session.status == Session.Status.CANCELLED:
+            errors.setdefault(
+                "session",
+                _("Session %(value)s was cancelled; it has no attendance.") % {"value": session_id},
+            )
+        elif session.starts_at > timezone.now():
+            errors.setdefault(
+                "session",
+                _("Session %(value)s has not taken place yet.") % {"value": session_id},
+            )
+        if count_text and email:
+            errors.setdefault(
+                "participants", _("Give either a participant count or an email, not both.")
+            )
+        elif not count_text and not email:
+            errors.setdefault("participants", _("Give a participant count or an attendee email."))
+        elif count_text:
+            count = _integer(count_text)
+            if count is None or count < 0:
+                errors.setdefault(
+                    "participants",
+                    _("“%(value)s” is not a number of participants.") % {"value": count_text},
+                )
+            else:
+                instance.participants = count
+        else:
+            try:
+                validate_email(email)
+            except ValidationError:
+                errors.setdefault(
+                    "email", _("“%(value)s” is not an email address.") % {"value": email}
+                )
+            instance.email = email
+        if errors:
+            raise ValidationError(errors)
+        instance.session = session
+
+    def skip_row(self, instance, original, row, import_validation_errors=None):
+        return getattr(instance, "_blank", False) and not import_validation_errors
+
+    def save_instance(self, instance, is_create, row, **kwargs):
+        """Collect the row; ``after_import`` records the whole file at once."""
+        if instance.email:
+            self._emails[instance.session_id].append(instance.email)
+        else:
+            self._counts[instance.session_id] = instance.participants
+
+    def after_import(self, dataset, result, **kwargs):
+        if result.has_errors() or result.has_validation_errors():
+            return
+        if not self._counts and not self._emails:
+            raise ValueError(_("The file has no attendance rows."))
+        from .services import attendance_record
+
+        self.summary = attendance_record(
+            counts=self._counts, emails=dict(self._emails), actor=kwargs.get("user")
+        )
+        result.attendance_summary = self.summary
+
+
+class RegistrantResource(resources.ModelResource):
+    """The registrants of sessions, for staff (XLSX)."""
+
+    session_id = fields.Field(attribute="session_id", column_name=gettext_lazy("session"))
+    session_title = fields.Field(column_name=gettext_lazy("course"))
+    session_start = fields.Field(column_name=gettext_lazy("starts at (Beijing time)"))
+    name = fields.Field(attribute="name", column_name=gettext_lazy("name"))
+    email = fields.Field(attribute="email", column_name=gettext_lazy("email"))
+    organisation = fields.Field(attribute="organisation", column_name=gettext_lazy("organisation"))
+    status = fields.Field(column_name=gettext_lazy("status"))
+    position = fields.Field(attribute="position", column_name=gettext_lazy("queue position"))
+    account = fields.Field(column_name=gettext_lazy("portal account"))
+    registered = fields.Field(column_name=gettext_lazy("registered at"))
+    confirmed = fields.Field(column_name=gettext_lazy("confirmed at"))
+    attended = fields.Field(column_name=gettext_lazy("attended"))
+
+    class Meta:
+        model = Registration
+        fields = export_order = (
+            "session_id",
+            "session_title",
+            "session_start",
+            "name",
+            "email",
+            "organisation",
+            "status",
+            "position",
+            "account",
+            "registered",
+            "confirmed",
+            "attended",
+        )
+
+    @staticmethod
+    def _local(value) -> str:
+        return f"{timezone.localtime(value):%Y-%m-%d %H:%M}" if value else ""
+
+    def dehydrate_session_title(self, registration):
+        return registration.session.title
+
+    def dehydrate_session_start(self, registration):
+        return self._local(registration.session.starts_at)
+
+    def dehydrate_status(self, registration):
+        return str(registration.get_status_display())
+
+    def dehydrate_account(self, registration):
+        return registration.user.email if registration.user_id else ""
+
+    def dehydrate_registered(self, registration):
+        return self._local(registration.created_at)
+
+    def dehydrate_confirmed(self, registration):
+        return self._local(registration.confirmed_at)
+
+    def dehydrate_attended(self, registration):
+        return _("yes") if getattr(registration, "attended", 0) else ""

@@ -1,0 +1,8 @@
+"""Beat entries of the courses app (collected by cqa_portal/celery.py)."""
+
+BEAT_SCHEDULE = {
+    # Handles only reminders due now (grace window COURSES_REMINDER_GRACE_MINUTES, > interval);
+    # nothing is ever scheduled ahead with eta/countdown.
+    "courses-reminders-sweep": {"task": "courses.reminders.sweep", "schedule": 300.0},
+    "courses-sessions-close": {"task": "courses.sessions.close", "schedule": 600.0},
+}

@@ -1,0 +1,304 @@
+"""Thin views of the course schedule: read through selectors, write through services."""
+
+from django.contrib import messages
+from django.core.cache import cache
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from . import ics, selectors, services, tokens
+from .forms import ScheduleFilterForm, VisitorRegistrationForm
+from .models import Registration, Session
+
+PAST_PER_PAGE = 20
+VISITOR_REQUESTS_PER_WINDOW = 10
+VISITOR_WINDOW_SECONDS = 600
+
+
+@require_GET
+def schedule(request):
+    now = timezone.now()
+    choices = selectors.filter_choices()
+    form = ScheduleFilterForm(request.GET or None, **choices)
+    filters = form.filters()
+    upcoming = list(selectors.upcoming_sessions(filters=filters, now=now))
+    past_page = Paginator(
+        selectors.past_sessions(filters=filters, now=now), PAST_PER_PAGE
+    ).get_page(request.GET.get("page"))
+    shown = [*upcoming, *past_page]
+    mine = selectors.registrations_of_user(user=request.user, session_ids=[s.pk for s in shown])
+    for session in shown:
+        session.my_registration = mine.get(session.pk)
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "courses/schedule.html",
+        {
+            "form": form,
+            "upcoming": upcoming,
+            "past_page": past_page,
+            "totals": selectors.schedule_totals(now=now),
+            "filter_query": query.urlencode(),
+            "now": now,
+        },
+    )
+
+
+def _session_or_404(pk: int) -> Session:
+    try:
+        return selectors.session_for_page(pk=pk)
+    except Session.DoesNotExist as exc:
+        raise Http404 from exc
+
+
+@require_GET
+def session_detail(request, pk: int):
+    return _render_session(request, _session_or_404(pk))
+
+
+def _render_session(request, session: Session, *, form=None, status=200):
+    now = timezone.now()
+    mine = selectors.registrations_of_user(user=request.user, session_ids=[session.pk]).get(
+        session.pk
+    )
+    place = None
+    if mine and mine.status == Registration.Status.WAITING:
+        place = services.waiting_place(mine)
+    free = None
+    if session.capacity is not None:
+        free = max(session.capacity - session.confirmed_count, 0)
+    return render(
+        request,
+        "courses/session_detail.html",
+        {
+            "session": session,
+            "status": session.display_status(now),
+            "is_open": session.is_open(now),
+            "is_past": session.is_past(now),
+            "free": free,
+            "mine": mine,
+            "place": place,
+            "manage_token": tokens.manage_token(mine.pk) if mine else "",
+            "form": form
+            or (VisitorRegistrationForm() if not request.user.is_authenticated else None),
+        },
+        status=status,
+    )
+
+
+def _visitor_allowed(request) -> bool:
+    """At most a few registration requests per address and ten minutes (mail abuse)."""
+    ip = request.META.get("REMOTE_ADDR", "unknown")
+    key = f"courses.register.ip:{ip}"
+    cache.add(key, 0, VISITOR_WINDOW_SECONDS)
+    try:
+        count = cache.incr(key)
+    except ValueError:
+        cache.set(key, 1, VISITOR_WINDOW_SECONDS)
+        count = 1
+    return count <= VISITOR_REQUESTS_PER_WINDOW
+
+
+def _outcome_message(request, outcome: services.Outcome) -> None:
+    registration = outcome.registration
+    if registration.status == Registration.Status.CONFIRMED:
+        if outcome.changed:
+            messages.success(
+                request,
+                _("You are registered. We have sent you the join link and a calendar entry."),
+            )
+        else:
+            messages.info(request, _("You are already registered for this session."))
+    elif registration.status == Registration.Status.WAITING:
+        place = outcome.place or services.waiting_place(registration)
+        messages.warning(
+            request,
+            _(
+                "The session is full. You are on the waiting list, number %(place)d; "
+                "we will write to you if a seat becomes free."
+            )
+            % {"place": place},
+        )
+
+
+@require_POST
+def register(request, pk: int):
+    session = _session_or_404(pk)
+    if request.user.is_authenticated:
+        try:
+            outcome = services.registration_register_user(
+                session_id=session.pk, user=request.user, language=get_language()
+            )
+        except services.CourseError as exc:
+            messages.error(request, exc.message)
+        else:
+            _outcome_message(request, outcome)
+        return redirect(session)
+
+    form = VisitorRegistrationForm(request.POST)
+    if not form.is_valid():
+        return _render_session(request, session, form=form, status=400)
+    if not _visitor_allowed(request):
+        messages.error(
+            request, _("Too many registration requests from your network. Please try later.")
+        )
+        return _render_session(request, session, form=form, status=429)
+    try:
+        services.registration_request(
+            session_id=session.pk,
+            name=form.cleaned_data["name"],
+            email=form.cleaned_data["email"],
+            organisation=form.cleaned_data["organisation"],
+            language=get_language(),
+            consent_at=timezone.now(),
+        )
+    except services.CourseError as exc:
+        messages.error(request, exc.message)
+        return redirect(session)
+    messages.success(
+        request,
+        _(
+            "Almost done: we have sent a confirmation link to %(email)s. Your registration "
+            "counts once you follow it."
+        )
+        % {"email": form.cleaned_data["email"]},
+    )
+    return redirect(session)
+
+
+@require_POST
+def cancel_own(request, pk: int):
+    """A logged-in user cancels their own registration from the session page."""
+    if not request.user.is_authenticated:
+        return redirect(f"{reverse('account_login')}?next={reverse('courses:session', args=[pk])}")
+    mine = selectors.registrations_of_user(user=request.user, session_ids=[pk]).get(pk)
+    if mine is None:
+        messages.info(request, _("You have no registration for this session."))
+        return redirect("courses:session", pk=pk)
+    try:
+        services.registration_cancel(registration_id=mine.pk, actor=request.user)
+    except services.CourseError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("Your registration is cancelled."))
+    return redirect("courses:session", pk=pk)
+
+
+@require_GET
+def confirm(request, token: str):
+    """The link in a visitor's confirmation mail."""
+    context = {"state": "", "registration": None, "place": None}
+    try:
+        outcome = services.registration_confirm(token=token)
+    except tokens.LinkExpired:
+        context["state"] = "expired"
+    except tokens.LinkInvalid:
+        context["state"] = "invalid"
+    except services.CourseError as exc:
+        context.update(state="refused", reason=exc.message)
+    else:
+        registration = outcome.registration
+        context.update(
+            state=registration.status,
+            registration=registration,
+            session=registration.session,
+            place=outcome.place,
+            changed=outcome.changed,
+            manage_token=tokens.manage_token(registration.pk),
+        )
+    status = 400 if context["state"] in {"expired", "invalid", "refused"} else 200
+    return render(request, "courses/confirm.html", context, status=status)
+
+
+def _registration_from_token(token: str) -> Registration | None:
+    try:
+        registration_id = tokens.registration_id_from_manage_token(token)
+    except tokens.LinkInvalid:
+        return None
+    return selectors.registration_for_page(pk=registration_id)
+
+
+@require_http_methods(["GET", "POST"])
+def registration(request, token: str):
+    """The link in every mail: see the registration and cancel it (cancelling needs a POST,
+    so mail scanners that open links cancel nothing)."""
+    found = _registration_from_token(token)
+    if found is None:
+        return render(request, "courses/link_invalid.html", status=400)
+    if request.method == "POST":
+        try:
+            services.registration_cancel(registration_id=found.pk, actor=request.user)
+        except services.CourseError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, _("Your registration is cancelled."))
+        return redirect("courses:registration", token=token)
+    now = timezone.now()
+    session = found.session
+    place = services.waiting_place(found) if found.status == Registration.Status.WAITING else None
+    return render(
+        request,
+        "courses/registration.html",
+        {
+            "registration": found,
+            "session": session,
+            "token": token,
+            "place": place,
+            "can_cancel": found.status != Registration.Status.CANCELLED
+            and not session.is_past(now),
+        },
+    )
+
+
+def _ics_response(content: bytes, *, filename: str, attachment: bool) -> HttpResponse:
+    response = HttpResponse(content, content_type="text/calendar; charset=utf-8")
+    disposition = "attachment" if attachment else "inline"
+    response["Content-Disposition"] = f'{disposition}; filename="{filename}"'
+    response["Cache-Control"] = "public, max-age=900" if not attachment else "private, no-store"
+    return response
+
+
+@require_GET
+def calendar_feed(request):
+    """All sessions, for calendar apps to subscribe to (optionally one topic or series)."""
+    choices = {"topics": [], "series": [], "months": []}
+    topic = series = None
+    if request.GET.get("topic") or request.GET.get("series"):
+        choices = selectors.filter_choices()
+        form = ScheduleFilterForm(request.GET, **choices)
+        filters = form.filters()
+        topic, series = filters.topic, filters.series
+    sessions = selectors.calendar_sessions(topic=topic, series=series)
+    content = ics.calendar_bytes(sessions, name=_("CAQ free live courses"))
+    return _ics_response(content, filename="caq-courses.ics", attachment=False)
+
+
+@require_GET
+def session_ics(request, pk: int):
+    sessions = list(selectors.calendar_sessions().filter(pk=pk))
+    if not sessions:
+        raise Http404
+    content = ics.calendar_bytes(sessions, name=sessions[0].label)
+    return _ics_response(content, filename=f"caq-course-{pk}.ics", attachment=True)
+
+
+@require_GET
+def registration_ics(request, token: str):
+    """The registrant's calendar entry, with the join link once the seat is confirmed."""
+    found = _registration_from_token(token)
+    if found is None:
+        return render(request, "courses/link_invalid.html", status=400)
+    sessions = list(selectors.calendar_sessions().filter(pk=found.session_id))
+    confirmed = found.status == Registration.Status.CONFIRMED
+    content = ics.calendar_bytes(
+        sessions,
+        name=sessions[0].label,
+        join_url_for=lambda s: s.join_url if confirmed else "",
+    )
+    return _ics_response(content, filename=f"caq-course-{found.session_id}.ics", attachment=True)

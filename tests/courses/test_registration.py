@@ -1,0 +1,310 @@
+import re
+from datetime import timedelta
+from unittest import mock
+
+import pytest
+from django.core import signing
+from django.utils import timezone
+
+from courses import services, tokens
+from courses.models import Registration, Session
+from cqa_portal.core.models import AuditEntry, OutboxMessage
+from tests.factories import UserFactory
+
+from .factories import RegistrationFactory, SessionFactory
+
+pytestmark = pytest.mark.django_db
+
+VISITOR = {
+    "name": "陈质量",
+    "email": "Chen.Quality@Example.com",
+    "organisation": "某装备制造有限公司",
+    "privacy_consent": "on",
+}
+
+
+def _link(mail, path, *, ics=False):
+    for match in re.finditer(rf"http://\S+{path}\S+", mail.body):
+        if match.group(0).endswith(".ics") == ics:
+            return match.group(0).replace("http://127.0.0.1:8000", "")
+    raise AssertionError(mail.body)
+
+
+def test_logged_in_user_registers_with_one_click(
+    client, mailoutbox, django_capture_on_commit_callbacks
+):
+    user = UserFactory(email="member@example.com")
+    session = SessionFactory()
+    client.force_login(user)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(f"/courses/{session.pk}/register/", follow=True)
+    assert response.status_code == 200
+    registration = Registration.objects.get()
+    assert registration.user == user
+    assert registration.status == Registration.Status.CONFIRMED
+    assert registration.email == "member@example.com"
+    assert "报名成功" in response.content.decode()
+    assert session.join_url in response.content.decode()
+    [mail] = mailoutbox
+    assert mail.to == ["member@example.com"]
+    assert session.join_url in mail.body
+    assert "/calendar.ics" in mail.body
+    assert "/courses/registration/" in mail.body
+    assert AuditEntry.objects.filter(action="courses.registration.registered").count() == 1
+
+
+def test_second_click_makes_no_duplicate(client, mailoutbox, django_capture_on_commit_callbacks):
+    user = UserFactory()
+    session = SessionFactory()
+    client.force_login(user)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(f"/courses/{session.pk}/register/")
+        response = client.post(f"/courses/{session.pk}/register/", follow=True)
+    assert Registration.objects.count() == 1
+    assert len(mailoutbox) == 1
+    assert "您已报名本场课程" in response.content.decode()
+
+
+def test_visitor_registers_and_confirms_by_email(
+    client, mailoutbox, django_capture_on_commit_callbacks
+):
+    session = SessionFactory()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(f"/courses/{session.pk}/register/", VISITOR, follow=True)
+    assert "确认链接" in response.content.decode()
+    registration = Registration.objects.get()
+    assert registration.status == Registration.Status.PENDING
+    assert registration.email == "chen.quality@example.com"  # one address, one registration
+    assert registration.privacy_consent_at is not None
+    [request_mail] = mailoutbox
+    assert session.join_url not in request_mail.body  # not before the address is confirmed
+    confirm_path = _link(request_mail, "/courses/confirm/")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.get(confirm_path)
+    assert response.status_code == 200
+    assert "报名已确认" in response.content.decode()
+    registration.refresh_from_db()
+    assert registration.status == Registration.Status.CONFIRMED
+    assert registration.confirmed_at is not None
+    confirmed_mail = mailoutbox[1]
+    assert session.join_url in confirmed_mail.body
+    assert "/calendar.ics" in confirmed_mail.body
+
+    # Following the link again changes nothing and sends nothing.
+    with django_capture_on_commit_callbacks(execute=True):
+        again = client.get(confirm_path)
+    assert "已经确认" in again.content.decode()
+    assert len(mailoutbox) == 2
+
+
+def test_visitor_form_needs_consent_and_valid_email(client):
+    session = SessionFactory()
+    response = client.post(
+        f"/courses/{session.pk}/register/",
+        {**VISITOR, "email": "not-an-address", "privacy_consent": ""},
+    )
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "请阅读并同意隐私声明" in html
+    assert "输入一个有效的 Email 地址" in html
+    assert not Registration.objects.exists()
+
+
+def test_visitor_registering_twice_gets_no_duplicate(
+    client, mailoutbox, django_capture_on_commit_callbacks
+):
+    session = SessionFactory()
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(f"/courses/{session.pk}/register/", VISITOR)
+        client.post(
+            f"/courses/{session.pk}/register/", {**VISITOR, "email": "chen.quality@example.com"}
+        )
+    assert Registration.objects.count() == 1
+    assert len(mailoutbox) == 1  # a second link only after five minutes
+
+
+def test_already_confirmed_visitor_gets_a_reminder_mail_not_a_new_row(
+    client, mailoutbox, django_capture_on_commit_callbacks
+):
+    session = SessionFactory()
+    RegistrationFactory(session=session, email="chen.quality@example.com")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(f"/courses/{session.pk}/register/", VISITOR, follow=True)
+    # Same answer as for a new address: the form tells nobody who is registered.
+    assert "确认链接" in response.content.decode()
+    assert Registration.objects.count() == 1
+    assert "您已报名" in mailoutbox[0].subject
+
+
+def test_expired_confirmation_link_says_so(client):
+    session = SessionFactory()
+    registration = RegistrationFactory(session=session, status=Registration.Status.PENDING)
+    token = tokens.confirm_token(registration.pk)
+    later = timezone.now() + timedelta(hours=49)
+    with mock.patch("django.core.signing.time.time", return_value=later.timestamp()):
+        response = client.get(f"/courses/confirm/{token}/")
+    assert response.status_code == 400
+    assert "确认链接已过期" in response.content.decode()
+    registration.refresh_from_db()
+    assert registration.status == Registration.Status.PENDING
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "garbage",
+        "1:abc:def",
+        signing.TimestampSigner(salt="other").sign("1"),
+    ],
+)
+def test_tampered_confirmation_link_says_so(client, token):
+    RegistrationFactory(status=Registration.Status.PENDING)
+    response = client.get(f"/courses/confirm/{token}/")
+    assert response.status_code == 400
+    assert "确认链接无效" in response.content.decode()
+
+
+def test_cancelled_session_refuses_registration(client):
+    session = SessionFactory(status=Session.Status.CANCELLED)
+    user = UserFactory()
+    client.force_login(user)
+    response = client.post(f"/courses/{session.pk}/register/", follow=True)
+    assert "本场课程已取消" in response.content.decode()
+    assert not Registration.objects.exists()
+
+
+def test_past_session_refuses_registration(client):
+    start = timezone.now() - timedelta(days=2)
+    session = SessionFactory(starts_at=start, ends_at=start + timedelta(hours=1))
+    response = client.post(f"/courses/{session.pk}/register/", VISITOR, follow=True)
+    assert "本场课程已结束" in response.content.decode()
+    assert not Registration.objects.exists()
+
+
+def test_confirming_after_the_session_was_cancelled_is_refused(client):
+    session = SessionFactory()
+    registration = RegistrationFactory(session=session, status=Registration.Status.PENDING)
+    Session.objects.filter(pk=session.pk).update(status=Session.Status.CANCELLED)
+    response = client.get(f"/courses/confirm/{tokens.confirm_token(registration.pk)}/")
+    assert response.status_code == 400
+    assert "本场课程已取消" in response.content.decode()
+
+
+def test_full_session_puts_registrants_on_the_waiting_list_in_order(mailoutbox, send_after_commit):
+    session = SessionFactory(capacity=2)
+    users = UserFactory.create_batch(4)
+    outcomes = [
+        send_after_commit(
+            services.registration_register_user, session_id=session.pk, user=u, language="zh-hans"
+        )
+        for u in users
+    ]
+    assert [o.status for o in outcomes] == ["confirmed", "confirmed", "waiting", "waiting"]
+    assert [o.place for o in outcomes[2:]] == [1, 2]
+    waiting_mail = mailoutbox[2]
+    assert "候补" in waiting_mail.subject
+    assert session.join_url not in waiting_mail.body
+    assert "第 1 位" in waiting_mail.body
+
+
+def test_cancelling_promotes_the_first_waiting_and_tells_them(mailoutbox, send_after_commit):
+    session = SessionFactory(capacity=1)
+    first, second, third = UserFactory.create_batch(3)
+    for user in (first, second, third):
+        send_after_commit(
+            services.registration_register_user, session_id=session.pk, user=user, language="en"
+        )
+    mailoutbox.clear()
+    seat = Registration.objects.get(user=first)
+    send_after_commit(services.registration_cancel, registration_id=seat.pk, actor=first)
+    statuses = dict(Registration.objects.values_list("user__email", "status"))
+    assert statuses == {
+        first.email: "cancelled",
+        second.email: "confirmed",
+        third.email: "waiting",
+    }
+    subjects = {m.to[0]: m.subject for m in mailoutbox}
+    assert subjects[first.email].startswith("Registration cancelled")
+    assert subjects[second.email].startswith("You have a seat")
+    promoted_mail = next(m for m in mailoutbox if m.to == [second.email])
+    assert session.join_url in promoted_mail.body
+    assert third.email not in subjects
+    entry = AuditEntry.objects.get(action="courses.registration.promoted")
+    assert (entry.from_state, entry.to_state) == ("waiting", "confirmed")
+
+
+def test_cancel_link_in_the_mail_asks_before_cancelling(
+    client, mailoutbox, django_capture_on_commit_callbacks
+):
+    session = SessionFactory(capacity=1)
+    with django_capture_on_commit_callbacks(execute=True):
+        registration = services.registration_register_user(
+            session_id=session.pk, user=UserFactory(), language="zh-hans"
+        ).registration
+    path = _link(mailoutbox[0], "/courses/registration/")
+    assert not path.endswith(".ics")
+    page = client.get(path)  # a mail scanner opening the link cancels nothing
+    assert page.status_code == 200
+    registration.refresh_from_db()
+    assert registration.status == Registration.Status.CONFIRMED
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(path, follow=True)
+    assert "您的报名已取消" in response.content.decode()
+    registration.refresh_from_db()
+    assert registration.status == Registration.Status.CANCELLED
+    assert mailoutbox[-1].subject.startswith("报名已取消")
+
+
+def test_tampered_cancel_link_is_refused(client):
+    registration = RegistrationFactory()
+    token = tokens.manage_token(registration.pk)
+    forged = token[:-2] + ("aa" if not token.endswith("aa") else "bb")
+    assert client.post(f"/courses/registration/{forged}/").status_code == 400
+    registration.refresh_from_db()
+    assert registration.status == Registration.Status.CONFIRMED
+
+
+def test_user_cancels_from_the_session_page_and_can_register_again(
+    client, django_capture_on_commit_callbacks
+):
+    user = UserFactory()
+    session = SessionFactory()
+    client.force_login(user)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(f"/courses/{session.pk}/register/")
+        client.post(f"/courses/{session.pk}/cancel/")
+    assert Registration.objects.get().status == Registration.Status.CANCELLED
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(f"/courses/{session.pk}/register/")
+    assert Registration.objects.get().status == Registration.Status.CONFIRMED  # same row
+
+
+def test_registration_ics_link_carries_the_join_link_only_when_confirmed(client):
+    session = SessionFactory()
+    confirmed = RegistrationFactory(session=session)
+    waiting = RegistrationFactory(session=session, status=Registration.Status.WAITING)
+    ok = client.get(f"/courses/registration/{tokens.manage_token(confirmed.pk)}/calendar.ics")
+    assert ok.status_code == 200
+    assert session.join_url in ok.content.decode().replace("\r\n ", "")
+    queued = client.get(f"/courses/registration/{tokens.manage_token(waiting.pk)}/calendar.ics")
+    assert session.join_url not in queued.content.decode().replace("\r\n ", "")
+
+
+def test_visitor_requests_are_throttled_per_address(client):
+    session = SessionFactory()
+    for i in range(10):
+        client.post(f"/courses/{session.pk}/register/", {**VISITOR, "email": f"v{i}@example.com"})
+    response = client.post(
+        f"/courses/{session.pk}/register/", {**VISITOR, "email": "x@example.com"}
+    )
+    assert response.status_code == 429
+    assert Registration.objects.count() == 10
+
+
+def test_outbox_keys_make_each_registration_mail_once():
+    session = SessionFactory()
+    user = UserFactory()
+    services.registration_register_user(session_id=session.pk, user=user, language="zh-hans")
+    services.registration_register_user(session_id=session.pk, user=user, language="zh-hans")
+    assert OutboxMessage.objects.filter(purpose="courses.registration.confirmed").count() == 1
