@@ -54,7 +54,17 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "cqa_portal.core.middleware.SecurityHeadersMiddleware",
+    "cqa_portal.core.middleware.DatabaseUnavailableMiddleware",
 ]
+
+# No inline script anywhere (styles: the admin and Bootstrap use style attributes).
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self'; connect-src 'self'; frame-ancestors 'none'; "
+    "form-action 'self'; base-uri 'self'; object-src 'none'"
+)
+PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
 
 ROOT_URLCONF = "cqa_portal.urls"
 WSGI_APPLICATION = "cqa_portal.wsgi.application"

@@ -159,6 +159,7 @@ def test_purge_removes_only_old_sent_mail():
 def test_beat_schedule_declares_the_sweeps():
     from cqa_portal.celery import app
 
+    app.loader.import_default_modules()  # what a worker does at start: autodiscover tasks
     tasks = {entry["task"] for entry in app.conf.beat_schedule.values()}
     assert {"core.outbox.sweep", "core.outbox.purge"} <= tasks
     for task in tasks:
