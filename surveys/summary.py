@@ -26,7 +26,9 @@ from . import covid
 from .models import Answer, Question, QuestionOption, Response, Survey
 
 SUMMARY_VERSION = 1
-QUANTILES = {"q1": 0.25, "median": 0.5, "q3": 0.75}
+# Quartiles as fractions k/4, so SQL can find positions with integer division on any backend.
+QUARTERS = {"q1": 1, "median": 2, "q3": 3}
+QUANTILES = {name: k / 4 for name, k in QUARTERS.items()}
 DIMENSIONS = {
     "region": "region_group",
     "industry": "industry_section",
@@ -237,25 +239,25 @@ def number_stats(survey: Survey, question_ids: list[int]) -> dict[int, dict]:
             **{name: _num(row.get(name)) for name in QUANTILES},
         }
     if not postgres:
-        for question_id, quartiles in _quantiles_by_window(survey, question_ids).items():
+        for question_id, quartiles in quantiles_by_window(survey, question_ids).items():
             result[question_id].update(quartiles)
     return result
 
 
-def _quantiles_by_window(survey: Survey, question_ids: list[int]) -> dict[int, dict]:
+def quantiles_by_window(survey: Survey, question_ids: list[int]) -> dict[int, dict]:
     """Quartiles with linear interpolation (as ``percentile_cont``), in one SQL query.
 
     The inner query numbers each question's values in order; the outer one keeps only the rows
-    at positions floor(p·(n−1)) and floor(p·(n−1))+1 for each quartile p: at most six rows per
-    question reach Python, whatever the number of responses.
+    at positions floor(k·(n−1)/4) and the next one for each quartile k/4 (integer division, the
+    same on SQLite and PostgreSQL): at most six rows per question reach Python, whatever the
+    number of responses.
     """
     answer_table = Answer._meta.db_table
     response_table = Response._meta.db_table
     placeholders = ", ".join(["%s"] * len(question_ids))
     positions = " OR ".join(
-        f"t.rn = CAST({p!r} * (t.cnt - 1) AS INTEGER) "
-        f"OR t.rn = CAST({p!r} * (t.cnt - 1) AS INTEGER) + 1"
-        for p in QUANTILES.values()
+        f"t.rn = ({k} * (t.cnt - 1)) / 4 OR t.rn = ({k} * (t.cnt - 1)) / 4 + 1"
+        for k in QUARTERS.values()
     )
     sql = f"""
         SELECT t.question_id, t.rn, t.cnt, t.number FROM (

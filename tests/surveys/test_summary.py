@@ -1,0 +1,309 @@
+"""Every summary figure against counts computed independently here from generated data."""
+
+import random
+import statistics
+from collections import Counter, defaultdict
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from members.models import MemberCompany
+from members.reference import region_group_of
+from surveys.summary import compute_summary, public_summary, quantiles_by_window, suppressed_groups
+
+from .factories import CompanyFactory, covid_survey, file_response
+
+pytestmark = pytest.mark.django_db
+
+PROVINCES = ["42", "42", "42", "11", "31", "32", "21", "44", "61"]
+SECTIONS = ["C", "C", "H", "I", "E", "G"]
+DIVISIONS = ["", "", "汽车制造业", "医药制造业"]
+AREAS = ["staff_returning", "manufacturing", "sales", "construction", "raw_materials", "costs"]
+NEEDS = ["training", "policies", "publicity"]
+
+
+def generate(survey, n, seed=7):
+    """File ``n`` responses (some left as drafts); return what was filed, as the test sees it."""
+    rng = random.Random(seed)
+    filed = []
+    for _ in range(n):
+        company = CompanyFactory(
+            province=rng.choice(PROVINCES),
+            industry_section=rng.choice(SECTIONS),
+            industry_division=rng.choice(DIVISIONS),
+        )
+        degree = rng.choice(["none", "slight", "moderate", "severe"])
+        resumption = rng.choice(["full", "partly", "not_resumed"])
+        answers = {
+            "impact_degree": degree,
+            "resumption": resumption,
+            "staff_back_pct": str(rng.randint(0, 100)),
+            "needs": rng.sample(NEEDS, rng.randint(1, 3)),
+        }
+        # Sent even when hidden: the form must discard it for the unaffected.
+        answers["impact_areas"] = rng.sample(AREAS, rng.randint(1, 4))
+        if rng.random() < 0.2:
+            answers["impact_areas"].append("other")
+            answers["impact_areas__other"] = "物流受阻"
+        if rng.random() < 0.5:
+            answers["full_resumption_date"] = f"2020-04-{rng.randint(1, 28):02d}"
+        if rng.random() < 0.3:
+            answers["comments"] = "无"
+        submitted = rng.random() < 0.85
+        file_response(survey, company, answers, submit=submitted)
+        if submitted:
+            visible = dict(answers)
+            if degree == "none":
+                visible.pop("impact_areas")
+                visible.pop("impact_areas__other", None)
+            if resumption == "full":
+                visible.pop("full_resumption_date", None)
+            filed.append(
+                {
+                    "region": region_group_of(company.province),
+                    "industry": company.industry_section,
+                    "division": company.industry_division,
+                    "answers": visible,
+                }
+            )
+    return filed
+
+
+@pytest.fixture
+def survey():
+    return covid_survey()
+
+
+@pytest.fixture
+def filed(survey):
+    rows = generate(survey, 60)
+    # Active members that did not respond, and a suspended one whose answers still count.
+    CompanyFactory.create_batch(5)
+    lapsed = CompanyFactory(province="11", status=MemberCompany.Status.SUSPENDED)
+    answers = {
+        "impact_degree": "slight",
+        "impact_areas": ["sales"],
+        "resumption": "full",
+        "staff_back_pct": "90",
+        "needs": ["training"],
+    }
+    file_response(survey, lapsed, answers)
+    rows.append({"region": "north", "industry": "C", "division": "", "answers": answers})
+    return rows
+
+
+def pct(part, whole):
+    return round(100.0 * part / whole, 1) if whole else None
+
+
+def question(data, code):
+    return next(q for q in data["questions"] if q["code"] == code)
+
+
+def test_totals_and_response_rate(survey, filed):
+    data = compute_summary(survey)
+    active = MemberCompany.objects.filter(status="active").count()
+    responded_active = len(filed) - 1  # the suspended company does not count
+    assert data["totals"] == {
+        "responses": len(filed),
+        "active_members": active,
+        "responded_active": responded_active,
+        "response_rate": pct(responded_active, active),
+    }
+
+
+@pytest.mark.parametrize("code", ["impact_degree", "impact_areas", "resumption", "needs"])
+def test_choice_distributions(survey, filed, code):
+    data = compute_summary(survey)
+    got = question(data, code)
+    answered = [f for f in filed if code in f["answers"]]
+    counts = Counter()
+    for f in answered:
+        value = f["answers"][code]
+        counts.update(value if isinstance(value, list) else [value])
+    assert got["answered"] == len(answered)
+    for option in got["options"]:
+        assert option["count"] == counts[option["code"]], option["code"]
+        assert option["pct"] == pct(counts[option["code"]], len(answered))
+    if got["kind"] == "multiple":
+        expected = [c for c, n in sorted(counts.items(), key=lambda kv: -kv[1]) if n]
+        assert sorted(got["ranking"]) == sorted(expected)
+        ranked = [counts[c] for c in got["ranking"]]
+        assert ranked == sorted(ranked, reverse=True)
+
+
+def test_conditional_question_counts_only_those_shown_it(survey, filed):
+    data = compute_summary(survey)
+    affected = [f for f in filed if f["answers"]["impact_degree"] != "none"]
+    assert question(data, "impact_areas")["answered"] == len(affected)
+    others = sum(1 for f in affected if "other" in f["answers"]["impact_areas"])
+    assert question(data, "impact_areas")["other_texts"] == others
+    not_full = [
+        f
+        for f in filed
+        if f["answers"]["resumption"] != "full" and "full_resumption_date" in f["answers"]
+    ]
+    assert question(data, "full_resumption_date")["answered"] == len(not_full)
+
+
+@pytest.mark.parametrize("dimension", ["region", "industry", "division"])
+def test_group_sizes_and_crosstabs(survey, filed, dimension):
+    data = compute_summary(survey)
+    sizes = Counter(f[dimension] for f in filed if f[dimension])
+    assert data["groups"][dimension] == dict(sizes)
+    for code in ("impact_degree", "resumption"):
+        expected = defaultdict(Counter)
+        for f in filed:
+            if f[dimension]:
+                expected[f[dimension]][f["answers"][code]] += 1
+        assert question(data, code)["by"][dimension] == {g: dict(c) for g, c in expected.items()}
+
+
+def test_number_statistics(survey, filed):
+    data = compute_summary(survey)
+    values = [int(f["answers"]["staff_back_pct"]) for f in filed]
+    q1, median, q3 = statistics.quantiles(values, n=4, method="inclusive")
+    stats = question(data, "staff_back_pct")["stats"]
+    assert stats["n"] == len(values)
+    assert stats["mean"] == pytest.approx(statistics.mean(values), abs=1e-4)
+    assert stats["min"] == min(values)
+    assert stats["max"] == max(values)
+    assert stats["q1"] == pytest.approx(q1)
+    assert stats["median"] == pytest.approx(median)
+    assert stats["q3"] == pytest.approx(q3)
+
+
+def test_key_figures(survey, filed):
+    key = compute_summary(survey)["key"]
+    degrees = Counter(f["answers"]["impact_degree"] for f in filed)
+    resumption = Counter(f["answers"]["resumption"] for f in filed)
+    assert key["overall"]["affected"] == len(filed) - degrees["none"]
+    assert key["overall"]["affected_pct"] == pct(len(filed) - degrees["none"], len(filed))
+    assert key["overall"]["serious_pct"] == pct(degrees["moderate"] + degrees["severe"], len(filed))
+    resumed = resumption["full"] + resumption["partly"]
+    assert key["resumed"] == resumed
+    assert key["fully_among_resumed_pct"] == pct(resumption["full"], resumed)
+    assert key["partly_among_resumed_pct"] == pct(resumption["partly"], resumed)
+    hubei = [f for f in filed if f["region"] == "hubei"]
+    hubei_affected = sum(1 for f in hubei if f["answers"]["impact_degree"] != "none")
+    hubei_not = sum(1 for f in hubei if f["answers"]["resumption"] == "not_resumed")
+    assert key["hubei"]["responses"] == len(hubei)
+    assert key["hubei"]["affected_pct"] == pct(hubei_affected, len(hubei))
+    assert key["hubei"]["not_resumed_pct"] == pct(hubei_not, len(hubei))
+    # Industry table: most seriously affected first.
+    serious = [r["serious_pct"] for r in key["tables"]["industry"]]
+    assert serious == sorted(serious, reverse=True)
+
+
+def test_known_quartiles_exactly(survey):
+    for value in [0, 50, 60, 100]:
+        file_response(
+            survey,
+            CompanyFactory(),
+            {
+                "impact_degree": "none",
+                "resumption": "full",
+                "staff_back_pct": str(value),
+                "needs": ["training"],
+            },
+        )
+    stats = question(compute_summary(survey), "staff_back_pct")["stats"]
+    assert stats == {
+        "n": 4,
+        "mean": 52.5,
+        "min": 0.0,
+        "q1": 37.5,
+        "median": 55.0,
+        "q3": 70.0,
+        "max": 100.0,
+    }
+
+
+def test_single_value_quartiles(survey):
+    file_response(
+        survey,
+        CompanyFactory(),
+        {
+            "impact_degree": "none",
+            "resumption": "full",
+            "staff_back_pct": "42",
+            "needs": ["policies"],
+        },
+    )
+    stats = question(compute_summary(survey), "staff_back_pct")["stats"]
+    assert (stats["q1"], stats["median"], stats["q3"]) == (42.0, 42.0, 42.0)
+
+
+def test_empty_survey(survey):
+    data = compute_summary(survey)
+    assert data["totals"]["responses"] == 0
+    assert question(data, "staff_back_pct")["stats"] == {"n": 0}
+    assert question(data, "impact_degree")["options"][0]["pct"] is None
+
+
+def test_window_quartiles_match_percentile_cont(postgres, survey, filed):
+    data = compute_summary(survey)
+    staff = question(data, "staff_back_pct")
+    window = quantiles_by_window(survey, [staff["id"]])[staff["id"]]
+    for name in ("q1", "median", "q3"):
+        assert window[name] == pytest.approx(staff["stats"][name])
+
+
+def test_query_count_does_not_depend_on_responses(survey):
+    generate(survey, 2, seed=1)
+    with CaptureQueriesContext(connection) as few:
+        compute_summary(survey)
+    generate(survey, 20, seed=2)
+    with CaptureQueriesContext(connection) as many:
+        compute_summary(survey)
+    assert len(few) == len(many)
+    assert len(many) <= 15
+
+
+def test_summary_never_loads_answers(survey):
+    generate(survey, 10)
+    with CaptureQueriesContext(connection) as queries:
+        compute_summary(survey)
+    for query in queries.captured_queries:
+        sql = query["sql"].upper()
+        if "SURVEYS_ANSWER" in sql and "PARTITION BY" not in sql:
+            assert "GROUP BY" in sql or "COUNT(" in sql, sql
+
+
+# --- Public view and small-group suppression -------------------------------------------------
+
+
+def test_suppression_hides_small_groups_and_protects_them_from_subtraction():
+    assert suppressed_groups({"a": 10, "b": 6}) == set()
+    # "c" is small; hiding only "c" would let it be worked out from the total, so the next
+    # smallest group is hidden with it.
+    assert suppressed_groups({"a": 10, "b": 6, "c": 3}) == {"b", "c"}
+    assert suppressed_groups({"a": 10, "b": 2, "c": 3}) == {"b", "c"}
+    assert suppressed_groups({"a": 10, "b": 1, "c": 1, "d": 7}) == {"b", "c", "d"}
+
+
+def test_public_summary_suppresses_small_groups(survey, filed):
+    data = compute_summary(survey)
+    public = public_summary(data)
+    for dimension, sizes in data["groups"].items():
+        hidden = suppressed_groups(sizes)
+        for group, n in sizes.items():
+            if n < 5:
+                assert group in hidden
+            if group in hidden:
+                assert public["groups"][dimension][group] is None
+                assert question(public, "impact_degree")["by"][dimension][group] is None
+                row = next(r for r in public["key"]["tables"][dimension] if r["group"] == group)
+                assert row == {"group": group, "suppressed": True}
+            else:
+                assert public["groups"][dimension][group] == n
+    assert all(q["kind"] not in ("short_text", "long_text") for q in public["questions"])
+
+
+def test_public_summary_of_fewer_than_five_responses_shows_nothing(survey):
+    generate(survey, 3, seed=3)
+    public = public_summary(compute_summary(survey))
+    assert public["too_few"] is True
+    assert public["questions"] == []
+    assert public["key"] == {}
