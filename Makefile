@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum < requirements.txt | cut -d' ' -f1)
 TEST_SETTINGS := DJANGO_SETTINGS_MODULE=cqa_portal.settings.test
 
-.PHONY: venv run run-full test lint format messages clean
+.PHONY: venv run run-full test lint format messages bench clean
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -51,6 +51,11 @@ messages: venv
 	$(BIN)/python manage.py makemessages -l zh_Hans --no-obsolete $(foreach d,.venv staticfiles tests bench $(APPS),--ignore=$(d))
 	for app in $(APPS); do mkdir -p $$app/locale && (cd $$app && ../$(BIN)/django-admin makemessages -l zh_Hans --no-obsolete); done
 	$(BIN)/python manage.py compilemessages -l zh_Hans --ignore=.venv
+
+## make bench: every benchmark in bench/ against DATABASE_URL and REDIS_URL (see bench/README.md)
+bench: venv
+	$(BIN)/python manage.py migrate --noinput -v0
+	$(BIN)/python bench/run.py
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache
