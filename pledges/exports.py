@@ -1,0 +1,172 @@
+"""Spreadsheet exports and the alliance-member import (django-import-export).
+
+Exports escape formulas: a cell that begins with = + - @, a tab or a carriage return (or their
+full-width forms, which some spreadsheet input methods turn into formulas) gets a leading
+apostrophe, so a signer who types ``=HYPERLINK(...)`` as a name cannot run anything in the
+spreadsheet of the staff member who opens the export. django-import-export's own
+``IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT`` setting is global and only strips a leading ``=``,
+so the formats here do it properly and only for this app.
+"""
+
+import tablib
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+from import_export import fields, resources, widgets
+from import_export.formats import base_formats
+
+from members.reference import Province
+
+from .models import Alliance, AllianceMember, Signature
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
+
+
+def escape_formula(value):
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+class _FormulaEscaping:
+    def export_data(self, dataset, **kwargs):
+        escaped = tablib.Dataset(headers=dataset.headers, title=dataset.title)
+        for row in dataset:
+            escaped.append([escape_formula(cell) for cell in row])
+        return super().export_data(escaped, **kwargs)
+
+
+class SafeCSV(_FormulaEscaping, base_formats.CSV):
+    pass
+
+
+class SafeXLSX(_FormulaEscaping, base_formats.XLSX):
+    pass
+
+
+EXPORT_FORMATS = [SafeCSV, SafeXLSX]
+IMPORT_FORMATS = [base_formats.CSV, base_formats.XLSX]
+
+
+class _ChoiceLabel(widgets.Widget):
+    """Exports a choice as its label in the current language."""
+
+    def __init__(self, choices, **kwargs):
+        self.labels = dict(choices)
+        super().__init__(**kwargs)
+
+    def render(self, value, obj=None, **kwargs):
+        return str(self.labels.get(value, value or ""))
+
+
+def _field(attribute: str, label, widget=None) -> fields.Field:
+    return fields.Field(attribute=attribute, column_name=label, widget=widget, readonly=True)
+
+
+class SignatureResource(resources.ModelResource):
+    """Every signature in the chosen list (respects the admin's filters). Never exports the link
+    key or the IP hash."""
+
+    id = _field("id", "ID")
+    initiative = _field("initiative__title", _("initiative"))
+    kind = _field("kind", _("signing as"), _ChoiceLabel(Signature.Kind.choices))
+    status = _field("status", _("status"), _ChoiceLabel(Signature.Status.choices))
+    is_hidden = _field("is_hidden", _("hidden by staff"), widgets.BooleanWidget())
+    organisation = _field("organisation", _("organisation"))
+    uscc = _field("uscc", _("unified social credit code"))
+    uscc_needs_review = _field(
+        "uscc_needs_review", _("credit code needs review"), widgets.BooleanWidget()
+    )
+    name = _field("name", _("signer's name"))
+    title = _field("title", _("signer's title"))
+    province = _field("province", _("province"), _ChoiceLabel(Province.choices))
+    email = _field("email", _("email"))
+    show_name = _field("show_name", _("name shown publicly"), widgets.BooleanWidget())
+    company = _field("company__name", _("member company"))
+    created_at = _field("created_at", _("signed at"), widgets.DateTimeWidget("%Y-%m-%d %H:%M"))
+    confirmed_at = _field(
+        "confirmed_at", _("confirmed at"), widgets.DateTimeWidget("%Y-%m-%d %H:%M")
+    )
+    withdrawn_at = _field(
+        "withdrawn_at", _("withdrawn at"), widgets.DateTimeWidget("%Y-%m-%d %H:%M")
+    )
+
+    class Meta:
+        model = Signature
+        name = _("All signatures")
+        fields = [
+            "id", "initiative", "kind", "status", "is_hidden", "organisation", "uscc",
+            "uscc_needs_review", "name", "title", "province", "email", "show_name", "company",
+            "created_at", "confirmed_at", "withdrawn_at",
+        ]  # fmt: skip
+        export_order = fields
+
+    def filter_export(self, queryset, **kwargs):
+        return queryset.select_related("initiative", "company")
+
+
+class ConfirmedSignatureResource(SignatureResource):
+    """Only confirmed signatures that staff have not hidden: what the public counts include."""
+
+    class Meta(SignatureResource.Meta):
+        name = _("Confirmed signatures only")
+
+    def filter_export(self, queryset, **kwargs):
+        return (
+            super()
+            .filter_export(queryset, **kwargs)
+            .filter(status=Signature.Status.CONFIRMED, is_hidden=False)
+        )
+
+
+class AllianceWidget(widgets.ForeignKeyWidget):
+    """The alliance by its address name; left empty when there is only one alliance."""
+
+    def __init__(self):
+        super().__init__(Alliance, field="slug")
+
+    def clean(self, value, row=None, **kwargs):
+        value = (str(value).strip() if value is not None else "") or None
+        if value is None:
+            alliances = list(Alliance.objects.all()[:2])
+            if len(alliances) == 1:
+                return alliances[0]
+            raise ValidationError({"alliance": gettext("Give the alliance's address name (slug).")})
+        alliance = Alliance.objects.filter(slug=value).first()
+        if alliance is None:
+            raise ValidationError(
+                {
+                    "alliance": gettext("No alliance has the address name “%(slug)s”.")
+                    % {"slug": value}
+                }
+            )
+        return alliance
+
+
+class AllianceMemberResource(resources.ModelResource):
+    """Import and export of member associations. A row matches an existing member by alliance
+    and name; any bad row stops the whole import (the admin shows each with its row number and
+    writes nothing)."""
+
+    alliance = fields.Field(attribute="alliance", column_name="alliance", widget=AllianceWidget())
+    joined_on = fields.Field(
+        attribute="joined_on", column_name="joined_on", widget=widgets.DateWidget("%Y-%m-%d")
+    )
+
+    class Meta:
+        model = AllianceMember
+        fields = [
+            "alliance", "name", "name_en", "short_name", "website", "joined_on", "order",
+            "is_sample",
+        ]  # fmt: skip
+        export_order = fields
+        import_id_fields = ["alliance", "name"]
+        clean_model_instances = True
+        skip_unchanged = True
+        use_transactions = True
+
+    def dehydrate_alliance(self, member):
+        return member.alliance.slug
+
+    def filter_export(self, queryset, **kwargs):
+        return queryset.select_related("alliance")

@@ -1,0 +1,302 @@
+import logging
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from members.access import company_admin_required, get_membership
+from members.models import MemberCompany
+
+from . import conf, selectors, services, throttle, tokens
+from .forms import (
+    HONEYPOT_FIELD,
+    SIGNATURE_FORMS,
+    CompanySignForm,
+    CoSignForm,
+    WallFilterForm,
+    signature_forms,
+)
+from .models import Initiative, Signature
+
+logger = logging.getLogger(__name__)
+
+
+def _initiatives():
+    return Initiative.objects.published().prefetch_related("items")
+
+
+def _too_many(request, scope: str, rate_setting: str):
+    """The 429 page when this address has posted too often (only its salted hash is kept)."""
+    if throttle.allow(scope=scope, key=throttle.ip_hash(request), rate=conf.get(rate_setting)):
+        return None
+    logger.info("pledges: %s throttled", scope)
+    return render(request, "429.html", status=429)
+
+
+def _company_context(request, initiative) -> dict:
+    """For a logged-in administrator of an active member company: the one-click signing."""
+    if initiative is None or not request.user.is_authenticated:
+        return {}
+    membership = get_membership(request.user)
+    if (
+        membership is None
+        or not membership.is_admin
+        or membership.company.status != MemberCompany.Status.ACTIVE
+    ):
+        return {}
+    return {
+        "company_membership": membership,
+        "company_signature": Signature.objects.filter(
+            initiative=initiative, company=membership.company
+        ).first(),
+        "company_form": CompanySignForm(),
+    }
+
+
+def _letter_page(request, letter, *, is_current: bool):
+    initiative = letter.initiative if letter else None
+    if initiative is not None and not (
+        initiative.is_published and initiative.published_at <= timezone.now()
+    ):
+        initiative = None
+    summary = selectors.tally_summary(initiative_id=initiative.pk if initiative else None)
+    context = {
+        "letter": letter,
+        "is_current": is_current,
+        "initiative": initiative,
+        "summary": summary,
+        "latest": (
+            selectors.latest_public_signatures(initiative_id=initiative.pk) if initiative else []
+        ),
+        "other_letters": selectors.other_letters(exclude_pk=letter.pk if letter else None),
+        "forms": signature_forms() if initiative and initiative.accepts_signatures else {},
+        "honeypot_field": HONEYPOT_FIELD,
+        **_company_context(request, initiative),
+    }
+    return render(request, "pledges/letter.html", context)
+
+
+def open_letter(request):
+    return _letter_page(request, selectors.current_letter(), is_current=True)
+
+
+def letter_detail(request, slug: str):
+    letter = selectors.letter_by_slug(slug)
+    if letter is None:
+        raise Http404
+    current = selectors.current_letter()
+    return _letter_page(request, letter, is_current=current is not None and current.pk == letter.pk)
+
+
+@require_http_methods(["GET", "POST"])
+def sign(request, slug: str):
+    initiative = get_object_or_404(_initiatives(), slug=slug, accepts_signatures=True)
+    kind = ""
+    if request.method == "POST":
+        if response := _too_many(request, "sign", "PLEDGES_SIGN_RATE"):
+            return response
+        kind = request.POST.get("kind", "")
+        if kind not in SIGNATURE_FORMS:
+            kind = ""
+            messages.error(
+                request, _("Choose whether you sign as an enterprise or as an individual.")
+            )
+        elif request.POST.get(HONEYPOT_FIELD):
+            # A bot: answer exactly as for a person, store nothing.
+            logger.info("pledges: honeypot filled, signature ignored")
+            return redirect("pledges:sign_done", slug=initiative.slug)
+    forms = signature_forms(request.POST if kind else None, kind=kind)
+    if kind:
+        form = forms[kind]
+        if form.is_valid():
+            try:
+                services.signature_sign(
+                    initiative=initiative,
+                    data=form.signature_input(),
+                    ip_hash=throttle.ip_hash(request),
+                )
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                return redirect("pledges:sign_done", slug=initiative.slug)
+    context = {
+        "initiative": initiative,
+        "forms": forms,
+        "active_kind": kind,
+        "honeypot_field": HONEYPOT_FIELD,
+        **_company_context(request, initiative),
+    }
+    return render(request, "pledges/sign.html", context)
+
+
+def sign_done(request, slug: str):
+    initiative = get_object_or_404(Initiative.objects.published(), slug=slug)
+    return render(
+        request,
+        "pledges/sign_done.html",
+        {"initiative": initiative, "confirm_days": conf.get("PLEDGES_CONFIRM_MAX_AGE_DAYS")},
+    )
+
+
+def _back(request, initiative) -> str:
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return reverse("pledges:sign", kwargs={"slug": initiative.slug})
+
+
+@company_admin_required
+@require_POST
+def sign_company(request, slug: str):
+    initiative = get_object_or_404(_initiatives(), slug=slug, accepts_signatures=True)
+    form = CompanySignForm(request.POST)
+    show_name = form.cleaned_data["show_name"] if form.is_valid() else False
+    signature, created = services.signature_sign_for_company(
+        initiative=initiative, membership=request.membership, show_name=show_name
+    )
+    if created:
+        messages.success(
+            request,
+            _("%(company)s has signed the initiative. Thank you!")
+            % {"company": request.membership.company.name},
+        )
+    else:
+        messages.info(request, _("Your company has already signed this initiative."))
+    return redirect(_back(request, initiative))
+
+
+@company_admin_required
+@require_POST
+def withdraw_company(request, slug: str):
+    initiative = get_object_or_404(Initiative.objects.published(), slug=slug)
+    if services.signature_withdraw_for_company(
+        initiative=initiative, membership=request.membership
+    ):
+        messages.success(request, _("Your company's signature has been withdrawn."))
+    return redirect(_back(request, initiative))
+
+
+def _link_problem(request, problem: str):
+    return render(
+        request,
+        "pledges/link_problem.html",
+        {"problem": problem},
+        status=410 if problem in {"expired", "gone"} else 400,
+    )
+
+
+def confirm(request, token: str):
+    try:
+        pk, key = tokens.read_confirm_token(token)
+    except tokens.LinkExpired:
+        return _link_problem(request, "expired")
+    except tokens.LinkInvalid:
+        return _link_problem(request, "invalid")
+    signature, outcome = services.signature_confirm(signature_id=pk, link_key=key)
+    if outcome == services.LinkOutcome.GONE:
+        return _link_problem(request, "gone")
+    return render(
+        request,
+        "pledges/confirmed.html",
+        {
+            "signature": signature,
+            "initiative": signature.initiative,
+            "already": outcome == services.LinkOutcome.ALREADY,
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def withdraw(request, token: str):
+    try:
+        pk, key = tokens.read_withdraw_token(token)
+    except tokens.LinkInvalid:
+        return _link_problem(request, "invalid")
+    if request.method == "POST":
+        outcome = services.signature_withdraw(signature_id=pk, link_key=key)
+        if outcome == services.LinkOutcome.GONE:
+            return _link_problem(request, "gone")
+        return render(request, "pledges/withdrawn.html")
+    signature = Signature.objects.select_related("initiative").filter(pk=pk).first()
+    if signature is None or signature.link_key != key:
+        return _link_problem(request, "gone")
+    if signature.status == Signature.Status.WITHDRAWN:
+        return render(request, "pledges/withdrawn.html")
+    return render(request, "pledges/withdraw.html", {"signature": signature})
+
+
+def wall(request, slug: str):
+    initiative = get_object_or_404(Initiative.objects.published(), slug=slug)
+    form = WallFilterForm(request.GET or None)
+    filters = form.cleaned_data if form.is_valid() else {}
+    kind, province = filters.get("kind", ""), filters.get("province", "")
+    summary = selectors.tally_summary(initiative_id=initiative.pk)
+    page = selectors.wall_page(
+        initiative_id=initiative.pk,
+        summary=summary,
+        kind=kind,
+        province=province,
+        page_number=request.GET.get("page"),
+    )
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "pledges/wall.html",
+        {
+            "initiative": initiative,
+            "summary": summary,
+            "page": page,
+            "form": form,
+            "filtered": bool(kind or province),
+            "query": query.urlencode(),
+        },
+    )
+
+
+def alliance(request):
+    current = selectors.current_alliance()
+    has_samples = current is not None and any(m.is_sample for m in current.members.all())
+    return render(
+        request, "pledges/alliance.html", {"alliance": current, "has_samples": has_samples}
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def cosign(request):
+    alliance = selectors.current_alliance()
+    if alliance is None or alliance.initiative is None:
+        raise Http404
+    form = CoSignForm(request.POST or None)
+    if request.method == "POST":
+        if response := _too_many(request, "cosign", "PLEDGES_COSIGN_RATE"):
+            return response
+        if request.POST.get(HONEYPOT_FIELD):
+            logger.info("pledges: honeypot filled, co-sign application ignored")
+            return redirect("pledges:cosign_done")
+        if form.is_valid():
+            try:
+                services.cosign_apply(
+                    alliance=alliance, data=form.cleaned_data, ip_hash=throttle.ip_hash(request)
+                )
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                return redirect("pledges:cosign_done")
+    return render(
+        request,
+        "pledges/cosign.html",
+        {"alliance": alliance, "form": form, "honeypot_field": HONEYPOT_FIELD},
+    )
+
+
+def cosign_done(request):
+    return render(request, "pledges/cosign_done.html")
