@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from import_export.admin import ExportActionMixin, ImportExportModelAdmin
 
-from cqa_portal.core.admin import AuditHistoryInline
+from cqa_portal.core.admin import AuditHistoryInline, SpreadsheetImportMixin
 
 from . import selectors, services
 from .forms import (
@@ -68,7 +68,7 @@ class CompanyMembershipInline(admin.TabularInline):
 
 
 @admin.register(MemberCompany)
-class MemberCompanyAdmin(ImportExportModelAdmin):
+class MemberCompanyAdmin(SpreadsheetImportMixin, ImportExportModelAdmin):
     resource_classes = [CompanyResource]
     list_display = [
         "name",
@@ -232,7 +232,7 @@ class FeePaymentInline(admin.TabularInline):
 
 
 @admin.register(MembershipFee)
-class MembershipFeeAdmin(FormViewMixin, ImportExportModelAdmin):
+class MembershipFeeAdmin(FormViewMixin, SpreadsheetImportMixin, ImportExportModelAdmin):
     resource_classes = [FeeResource]
     list_display = [
         "company",

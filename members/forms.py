@@ -3,7 +3,11 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from cqa_portal.core.forms import PrivacyConsentField
+from cqa_portal.core.forms import (
+    BoundedModelChoiceField,
+    BoundedModelMultipleChoiceField,
+    PrivacyConsentField,
+)
 
 from .models import MemberCompany, MembershipFee, ReliefReason, ReliefRequest
 from .uploads import check_upload
@@ -46,6 +50,7 @@ class MembershipApplicationForm(CompanyFieldsMixin, forms.ModelForm):
     class Meta:
         model = MemberCompany
         fields = COMPANY_FIELDS
+        field_classes = {"level": BoundedModelChoiceField}
 
     def clean_uscc(self):
         code = normalize_uscc(self.cleaned_data.get("uscc", ""))
@@ -99,7 +104,7 @@ class MultipleFileField(forms.FileField):
 
 class ReliefRequestForm(forms.ModelForm):
     year = forms.TypedChoiceField(label=_("Fee year"), coerce=int)
-    reasons = forms.ModelMultipleChoiceField(
+    reasons = BoundedModelMultipleChoiceField(
         label=_("Reasons"),
         queryset=ReliefReason.objects.all(),
         widget=forms.CheckboxSelectMultiple,

@@ -149,9 +149,12 @@ class CompanyResource(resources.ModelResource):
         return [f for f in super().get_import_fields() if f.attribute != "uscc_needs_review"]
 
     def before_import(self, dataset, **kwargs):
+        self._seen: dict[str, int] = {}
+        self._existing: dict[str, MemberCompany] = {}
         headers = [h.strip() if isinstance(h, str) else h for h in (dataset.headers or [])]
         missing = [c for c in self.REQUIRED_COLUMNS if c not in headers]
         if missing:
+            del dataset[0 : len(dataset)]  # one clear message, not one per row
             raise ValueError(
                 _("The file is missing the required columns: %(columns)s.")
                 % {"columns": ", ".join(missing)}
@@ -166,7 +169,6 @@ class CompanyResource(resources.ModelResource):
         ]
         codes = {normalize_uscc(str(c)) for c in dataset["uscc"] if c}
         self._existing = {c.uscc: c for c in MemberCompany.objects.filter(uscc__in=codes)}
-        self._seen: dict[str, int] = {}
 
     def get_instance(self, instance_loader, row):
         return self._existing.get(normalize_uscc(str(row.get("uscc") or "")))

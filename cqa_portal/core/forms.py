@@ -52,3 +52,34 @@ class SignupForm(forms.Form):
         from .services import account_signup_complete
 
         account_signup_complete(user=user, name=self.cleaned_data["name"], at=timezone.now())
+
+
+_PK_MAX = 2**63 - 1
+
+
+def _check_pk(field, value):
+    """Refuse ids no database column can hold before they reach a query (which would raise
+    an overflow error instead of a form error)."""
+    if value in field.empty_values:
+        return
+    try:
+        number = int(str(value))
+    except ValueError:
+        number = None
+    if number is None or not 0 < number <= _PK_MAX:
+        raise forms.ValidationError(
+            field.error_messages["invalid_choice"], code="invalid_choice", params={"value": value}
+        )
+
+
+class BoundedModelChoiceField(forms.ModelChoiceField):
+    def to_python(self, value):
+        _check_pk(self, value)
+        return super().to_python(value)
+
+
+class BoundedModelMultipleChoiceField(forms.ModelMultipleChoiceField):
+    def _check_values(self, value):
+        for item in value:
+            _check_pk(self, item)
+        return super()._check_values(value)
