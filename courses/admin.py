@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import Count
 from django.http import HttpResponse
 from django.template.response import TemplateResponse
@@ -28,7 +29,7 @@ class TopicAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(session_count=Count("sessions"))
 
-    @admin.display(description=_("sessions"), ordering="session_count")
+    @admin.display(description=_("course sessions"), ordering="session_count")
     def session_count(self, obj):
         return obj.session_count
 
@@ -44,7 +45,7 @@ class SeriesAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(session_count=Count("sessions"))
 
-    @admin.display(description=_("sessions"), ordering="session_count")
+    @admin.display(description=_("course sessions"), ordering="session_count")
     def session_count(self, obj):
         return obj.session_count
 
@@ -106,6 +107,7 @@ class SessionAdmin(ImportMixin, admin.ModelAdmin):
     ]
     inlines = [AuditHistoryInline]
     actions = ["export_registrants", "duplicate_sessions", "cancel_with_notice"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     def get_queryset(self, request):
         return selectors.with_counts(super().get_queryset(request))

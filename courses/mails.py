@@ -51,14 +51,19 @@ def when(session: Session) -> str:
     }
 
 
-def offset_text(minutes: int) -> str:
+def starts_in(minutes: int) -> str:
+    """ "starts tomorrow", "starts in one hour"... in the active language."""
     if minutes % (24 * 60) == 0:
         days = minutes // (24 * 60)
-        return _("in %(count)d days") % {"count": days} if days > 1 else _("tomorrow")
+        if days == 1:
+            return _("starts tomorrow")
+        return _("starts in %(count)d days") % {"count": days}
     if minutes % 60 == 0:
         hours = minutes // 60
-        return _("in %(count)d hours") % {"count": hours} if hours > 1 else _("in one hour")
-    return _("in %(count)d minutes") % {"count": minutes}
+        if hours == 1:
+            return _("starts in one hour")
+        return _("starts in %(count)d hours") % {"count": hours}
+    return _("starts in %(count)d minutes") % {"count": minutes}
 
 
 @dataclass
@@ -315,13 +320,13 @@ def reminder(row: dict, texts: BulkTexts, *, offset: int) -> dict:
         text = texts.get(language)
         body = _compose(
             row["name"],
-            _("A reminder: your free live course starts %(when)s.") % {"when": offset_text(offset)},
+            _("A reminder: your free live course %(starts)s.") % {"starts": starts_in(offset)},
             text.details,
             _links(row["pk"]),
         )
-        subject = _("Reminder: %(title)s starts %(when)s") % {
+        subject = _("Reminder: %(title)s %(starts)s") % {
             "title": text.title,
-            "when": offset_text(offset),
+            "starts": starts_in(offset),
         }
     return {
         "key": reminder_key(row["pk"], offset, session.sequence),

@@ -19,7 +19,7 @@ def _english() -> bool:
 class Topic(models.Model):
     """A subject area, e.g. total quality management or quality tools."""
 
-    name = models.CharField(_("name"), max_length=100, unique=True)
+    name = models.CharField(_("topic name"), max_length=100, unique=True)
     name_en = models.CharField(_("name in English"), max_length=100, blank=True)
     slug = models.SlugField(_("short name in links"), max_length=60, unique=True)
     order = models.PositiveSmallIntegerField(_("order"), default=0)
@@ -40,7 +40,7 @@ class Topic(models.Model):
 class Series(models.Model):
     """A run of sessions taught as one course, e.g. a five-part introduction to quality tools."""
 
-    name = models.CharField(_("name"), max_length=150, unique=True)
+    name = models.CharField(_("series name"), max_length=150, unique=True)
     name_en = models.CharField(_("name in English"), max_length=150, blank=True)
     slug = models.SlugField(_("short name in links"), max_length=80, unique=True)
     topic = models.ForeignKey(
@@ -67,7 +67,7 @@ class Series(models.Model):
 
 
 class Lecturer(models.Model):
-    name = models.CharField(_("name"), max_length=100)
+    name = models.CharField(_("full name"), max_length=100)
     title = models.CharField(
         _("title"), max_length=150, blank=True, help_text=_("E.g. senior engineer, professor.")
     )
@@ -211,7 +211,7 @@ class Registration(models.Model):
 
     session = models.ForeignKey(
         Session,
-        verbose_name=_("session"),
+        verbose_name=_("course session"),
         on_delete=models.PROTECT,
         related_name="registrations",
     )
@@ -223,7 +223,7 @@ class Registration(models.Model):
         blank=True,
         related_name="course_registrations",
     )
-    name = models.CharField(_("name"), max_length=150)
+    name = models.CharField(_("full name"), max_length=150)
     email = models.EmailField(_("email"))
     organisation = models.CharField(_("organisation"), max_length=200, blank=True)
     status = models.CharField(
@@ -276,7 +276,7 @@ class AttendanceRecord(models.Model):
 
     session = models.ForeignKey(
         Session,
-        verbose_name=_("session"),
+        verbose_name=_("course session"),
         on_delete=models.CASCADE,
         related_name="attendance_records",
     )

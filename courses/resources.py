@@ -65,6 +65,14 @@ def _integer(value: str) -> int | None:
     return int(number)
 
 
+def _valid_email(value: str) -> bool:
+    try:
+        validate_email(value)
+    except ValidationError:
+        return False
+    return True
+
+
 class AttendanceResource(resources.ModelResource):
     session = fields.Field(attribute="session_id", column_name="session")
     participants = fields.Field(attribute="participants", column_name="participants")
@@ -106,19 +114,17 @@ class AttendanceResource(resources.ModelResource):
         count_row: dict[int, int] = {}
         for number, row in enumerate(rows, 1):
             session_id = _integer(_text(row.get("session")))
-            has_count = bool(_text(row.get("participants")))
-            has_email = bool(_text(row.get("email")))
+            count = _integer(_text(row.get("participants")))
+            has_count = count is not None and count >= 0
+            has_email = _valid_email(_text(row.get("email")))
             if not session_id or has_count == has_email:
                 continue
             kinds[session_id].add("count" if has_count else "email")
             if has_count:
                 if session_id in count_row:
-                    self._row_errors[number] = {
-                        "participants": _(
-                            "Session %(session)s already has a participant count in row %(row)d."
-                        )
-                        % {"session": session_id, "row": count_row[session_id]}
-                    }
+                    self._row_errors.setdefault(number, {})["participants"] = _(
+                        "Session %(session)s already has a participant count in row %(row)d."
+                    ) % {"session": session_id, "row": count_row[session_id]}
                 else:
                     count_row[session_id] = number
         for number, row in enumerate(rows, 1):
@@ -139,39 +145,39 @@ class AttendanceResource(resources.ModelResource):
         instance._blank = not (session_text or count_text or email)
         if instance._blank:
             return
-        errors = dict(self._row_errors.get(number, {}))
+        errors: dict[str, list[str]] = {}
+
+        def add(field, message):
+            errors.setdefault(field, []).append(message)
+
+        for field, message in self._row_errors.get(number, {}).items():
+            add(field, message)
         session_id = _integer(session_text)
         session = self._sessions.get(session_id) if session_id else None
         if not session_text:
-            errors.setdefault("session", _("The session number is missing."))
+            add("session", _("The session number is missing."))
         elif not session_id:
-            errors.setdefault(
-                "session", _("“%(value)s” is not a session number.") % {"value": session_text}
-            )
+            add("session", _("“%(value)s” is not a session number.") % {"value": session_text})
         elif session is None:
-            errors.setdefault(
-                "session", _("There is no session number %(value)s.") % {"value": session_id}
-            )
+            add("session", _("There is no session number %(value)s.") % {"value": session_id})
         elif session.status == Session.Status.CANCELLED:
-            errors.setdefault(
+            add(
                 "session",
                 _("Session %(value)s was cancelled; it has no attendance.") % {"value": session_id},
             )
         elif session.starts_at > timezone.now():
-            errors.setdefault(
+            add(
                 "session",
                 _("Session %(value)s has not taken place yet.") % {"value": session_id},
             )
         if count_text and email:
-            errors.setdefault(
-                "participants", _("Give either a participant count or an email, not both.")
-            )
+            add("participants", _("Give either a participant count or an email, not both."))
         elif not count_text and not email:
-            errors.setdefault("participants", _("Give a participant count or an attendee email."))
+            add("participants", _("Give a participant count or an attendee email."))
         elif count_text:
             count = _integer(count_text)
             if count is None or count < 0:
-                errors.setdefault(
+                add(
                     "participants",
                     _("“%(value)s” is not a number of participants.") % {"value": count_text},
                 )
@@ -181,9 +187,7 @@ class AttendanceResource(resources.ModelResource):
             try:
                 validate_email(email)
             except ValidationError:
-                errors.setdefault(
-                    "email", _("“%(value)s” is not an email address.") % {"value": email}
-                )
+                add("email", _("“%(value)s” is not an email address.") % {"value": email})
             instance.email = email
         if errors:
             raise ValidationError(errors)
@@ -215,10 +219,10 @@ class AttendanceResource(resources.ModelResource):
 class RegistrantResource(resources.ModelResource):
     """The registrants of sessions, for staff (XLSX)."""
 
-    session_id = fields.Field(attribute="session_id", column_name=gettext_lazy("session"))
+    session_id = fields.Field(attribute="session_id", column_name=gettext_lazy("session number"))
     session_title = fields.Field(column_name=gettext_lazy("course"))
     session_start = fields.Field(column_name=gettext_lazy("starts at (Beijing time)"))
-    name = fields.Field(attribute="name", column_name=gettext_lazy("name"))
+    name = fields.Field(attribute="name", column_name=gettext_lazy("full name"))
     email = fields.Field(attribute="email", column_name=gettext_lazy("email"))
     organisation = fields.Field(attribute="organisation", column_name=gettext_lazy("organisation"))
     status = fields.Field(column_name=gettext_lazy("status"))

@@ -343,6 +343,11 @@ def registration_cancel(*, registration_id: int, actor=None, reason: str = "") -
 # --- sessions ------------------------------------------------------------------------------
 
 
+def _minute(value: datetime) -> datetime:
+    """Times are set to the minute; a difference in seconds is no change worth a notice."""
+    return value.replace(second=0, microsecond=0)
+
+
 @dataclass
 class SessionSaveResult:
     session: Session
@@ -376,7 +381,9 @@ def session_save(*, session: Session, actor, lecturers=None) -> SessionSaveResul
     )
     if wants_cancel:
         session.status = old.status
-    moved = (session.starts_at, session.ends_at) != (old.starts_at, old.ends_at)
+    moved = _minute(session.starts_at) != _minute(old.starts_at) or _minute(
+        session.ends_at
+    ) != _minute(old.ends_at)
     if moved:
         session.sequence = old.sequence + 1
     else:

@@ -45,7 +45,9 @@ class SessionFactory(factory.django.DjangoModelFactory):
     title = factory.Sequence(lambda n: f"质量工具应用第{n}讲")
     title_en = factory.Sequence(lambda n: f"Applying quality tools, part {n}")
     topic = factory.SubFactory(TopicFactory)
-    starts_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=3))
+    starts_at = factory.LazyFunction(
+        lambda: (timezone.now() + timedelta(days=3)).replace(second=0, microsecond=0)
+    )
     ends_at = factory.LazyAttribute(lambda o: o.starts_at + timedelta(minutes=90))
     platform = "腾讯会议"
     join_url = "https://meeting.example.com/j/123456"
