@@ -131,14 +131,11 @@ class AllianceWidget(widgets.ForeignKeyWidget):
             alliances = list(Alliance.objects.all()[:2])
             if len(alliances) == 1:
                 return alliances[0]
-            raise ValidationError({"alliance": gettext("Give the alliance's address name (slug).")})
+            raise ValueError(gettext("Give the alliance's address name (slug)."))
         alliance = Alliance.objects.filter(slug=value).first()
         if alliance is None:
-            raise ValidationError(
-                {
-                    "alliance": gettext("No alliance has the address name “%(slug)s”.")
-                    % {"slug": value}
-                }
+            raise ValueError(
+                gettext("No alliance has the address name “%(slug)s”.") % {"slug": value}
             )
         return alliance
 
@@ -164,6 +161,13 @@ class AllianceMemberResource(resources.ModelResource):
         clean_model_instances = True
         skip_unchanged = True
         use_transactions = True
+
+    def get_instance(self, instance_loader, row):
+        # An unknown alliance is reported with the row's other errors by import_instance.
+        try:
+            return super().get_instance(instance_loader, row)
+        except (ValueError, ValidationError):
+            return None
 
     def dehydrate_alliance(self, member):
         return member.alliance.slug
