@@ -1,4 +1,4 @@
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
@@ -8,6 +8,13 @@ from .health import health_report
 
 def home(request):
     return render(request, "core/home.html")
+
+
+@require_GET
+def robots_txt(request):
+    """Plain text, no database: also the trivial view the page-load benchmark compares with."""
+    lines = ["User-agent: *", "Disallow: /admin/", "Disallow: /members/", "Disallow: /accounts/"]
+    return HttpResponse("\n".join(lines) + "\n", content_type="text/plain")
 
 
 def privacy(request):

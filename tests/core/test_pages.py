@@ -74,3 +74,11 @@ def test_unknown_page_is_a_chinese_404(client):
     response = client.get("/no-such-page/")
     assert response.status_code == 404
     assert "页面不存在" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_robots_txt_keeps_crawlers_out_of_private_areas(client, django_assert_num_queries):
+    with django_assert_num_queries(0):
+        response = client.get("/robots.txt")
+    assert response["Content-Type"] == "text/plain"
+    assert "Disallow: /members/" in response.content.decode()
