@@ -127,7 +127,7 @@ def _crosstab(question: dict, options: list[dict], dimension: str, data: dict, *
                 "cells": [round(100 * n / base, 1) if base else 0 for n in counted],
             }
         )
-    title = _("%(question)s, by %(dimension)s") % {
+    title = _("By %(dimension)s: %(question)s") % {
         "question": _text(question),
         "dimension": dimension_label(dimension).lower(),
     }
