@@ -226,3 +226,12 @@ def test_answers_of_another_survey_are_refused(company, survey):
             submit=False,
         )
     assert not Answer.objects.exists()
+
+
+def test_form_in_english(client, member, survey):
+    client.cookies["django_language"] = "en"
+    html = client.get(url(survey)).content.decode()
+    assert "How much has the epidemic affected your company" in html
+    assert "Save draft" in html
+    response = client.post(url(survey), {**form_data({"impact_degree": "severe"}), "submit": "1"})
+    assert "Please answer this question." in response.content.decode()
