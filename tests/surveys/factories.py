@@ -28,7 +28,12 @@ class CompanyFactory(factory.django.DjangoModelFactory):
     province = "11"
     industry_section = "C"
     size_band = MemberCompany.SizeBand.MEDIUM
-    level = factory.LazyFunction(lambda: MembershipLevel.objects.get(code="ordinary"))
+    level = factory.LazyFunction(
+        # Seeded by a data migration, but a transactional test elsewhere may have flushed it.
+        lambda: MembershipLevel.objects.get_or_create(
+            code="ordinary", defaults={"name": "会员单位", "annual_fee": "3000.00"}
+        )[0]
+    )
     status = MemberCompany.Status.ACTIVE
     contact_email = factory.Sequence(lambda n: f"contact{n}@company.example.com")
 
