@@ -87,8 +87,8 @@ class ResponseForm(forms.Form):
             self.fields[name] = forms.DecimalField(
                 max_digits=14,
                 decimal_places=question.decimal_places,
-                min_value=question.min_value,
-                max_value=question.max_value,
+                min_value=_plain_bound(question.min_value),
+                max_value=_plain_bound(question.max_value),
                 **common,
             )
         elif question.kind == Question.Kind.SHORT_TEXT:
@@ -168,6 +168,13 @@ class ResponseForm(forms.Form):
         else:
             answer.text = (value or "").strip()
         return answer
+
+
+def _plain_bound(value: Decimal | None) -> Decimal | None:
+    """100.0000 as stored → 100, so messages read "at most 100"."""
+    if value is None:
+        return None
+    return value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize()
 
 
 def initial_from_answers(questions: list[Question], answers) -> dict:

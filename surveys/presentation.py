@@ -98,6 +98,11 @@ def _present_question(question: dict, data: dict, *, public: bool) -> dict:
             ]
     if "stats" in question:
         shown["stats"] = question["stats"]
+    if question.get("months"):
+        shown["months"] = [
+            {"label": m["month"], "count": m["count"], "pct": m["pct"]} for m in question["months"]
+        ]
+        shown["chart"] = charts.bar_chart(shown["months"], title=label)
     return shown
 
 

@@ -17,6 +17,7 @@ from collections import defaultdict
 
 from django.db import connection
 from django.db.models import Aggregate, Avg, Count, Exists, FloatField, Max, Min, OuterRef, Q
+from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
 from members.models import MemberCompany
@@ -137,6 +138,17 @@ def compute_summary(survey: Survey) -> dict:
 
     number_ids = [q.pk for q in questions if q.kind == Question.Kind.NUMBER]
     stats = number_stats(survey, number_ids)
+    months = defaultdict(list)
+    date_ids = [q.pk for q in questions if q.kind == Question.Kind.DATE]
+    if date_ids:
+        for row in (
+            answers.filter(question_id__in=date_ids, date__isnull=False)
+            .annotate(month=TruncMonth("date"))
+            .values("question_id", "month")
+            .annotate(n=Count("pk"))
+            .order_by("question_id", "month")
+        ):
+            months[row["question_id"]].append((row["month"].strftime("%Y-%m"), row["n"]))
 
     option_by_question = defaultdict(list)
     for option in options:
@@ -189,6 +201,11 @@ def compute_summary(survey: Survey) -> dict:
                 }
         if question.kind == Question.Kind.NUMBER:
             entry["stats"] = stats.get(question.pk, {"n": 0})
+        if question.kind == Question.Kind.DATE:
+            entry["months"] = [
+                {"month": month, "count": n, "pct": _pct(n, base)}
+                for month, n in months.get(question.pk, [])
+            ]
         data_questions.append(entry)
 
     data = {

@@ -146,6 +146,7 @@ def test_errors_are_in_chinese_by_default(survey, client):
     form = make_form(survey, {**COMPLETE, "staff_back_pct": "101"})
     assert not form.is_valid()
     assert "100" in form.errors["q_staff_back_pct"][0]
+    assert "100.0000" not in form.errors["q_staff_back_pct"][0]
     assert "确保" in form.errors["q_staff_back_pct"][0]  # Django's Chinese message
 
 

@@ -196,6 +196,19 @@ def test_key_figures(survey, filed):
     assert serious == sorted(serious, reverse=True)
 
 
+def test_dates_by_month(survey, filed):
+    data = compute_summary(survey)
+    dates = [
+        f["answers"]["full_resumption_date"]
+        for f in filed
+        if "full_resumption_date" in f["answers"]
+    ]
+    expected = Counter(d[:7] for d in dates)
+    got = question(data, "full_resumption_date")["months"]
+    assert {m["month"]: m["count"] for m in got} == dict(expected)
+    assert all(m["pct"] == pct(m["count"], len(dates)) for m in got)
+
+
 def test_known_quartiles_exactly(survey):
     for value in [0, 50, 60, 100]:
         file_response(
