@@ -113,11 +113,12 @@ def load(cursor, survey, companies: list[int], count: int, drafts: int, rng) -> 
 
 def handwritten(cursor, survey) -> dict:
     """The same figures as compute_summary, as plain SQL."""
-    from surveys.models import Answer, Question, Response
+    from surveys.models import Answer, Response
 
     answer, response = Answer._meta.db_table, Response._meta.db_table
-    singles = list(survey.questions.filter(kind="single").values_list("pk", flat=True))
     numbers = list(survey.questions.filter(kind="number").values_list("pk", flat=True))
+    dates = list(survey.questions.filter(kind="date").values_list("pk", flat=True))
+    multiple = list(survey.questions.filter(kind="multiple").values_list("pk", flat=True))
     out = {}
     cursor.execute(
         'SELECT id FROM surveys_question WHERE survey_id = %s ORDER BY "order"', [survey.pk]
@@ -130,50 +131,55 @@ def handwritten(cursor, survey) -> dict:
     )
     cursor.fetchall()
     cursor.execute(
-        f"SELECT count(*), count(*) FILTER (WHERE EXISTS (SELECT 1 FROM {response} r "  # noqa: S608
-        "WHERE r.company_id = c.id AND r.survey_id = %s AND r.status = 'submitted')) "
-        "FROM members_membercompany c WHERE c.status = 'active'",
+        "SELECT c.question_id, c.questionoption_id FROM surveys_question_condition_options c "
+        "JOIN surveys_question q ON q.id = c.question_id WHERE q.survey_id = %s",
         [survey.pk],
     )
+    cursor.fetchall()
+    cursor.execute("SELECT count(*) FROM members_membercompany WHERE status = 'active'")
     out["members"] = cursor.fetchone()
-    for column in ("region_group", "industry_section", "industry_division"):
-        cursor.execute(
-            f"SELECT {column}, count(*) FROM {response} WHERE survey_id = %s "  # noqa: S608
-            f"AND status = 'submitted' AND {column} <> '' GROUP BY 1",
-            [survey.pk],
-        )
-        out[column] = dict(cursor.fetchall())
+    cursor.execute(
+        "SELECT r.region_group, r.industry_section, r.industry_division, count(*), "  # noqa: S608
+        f"count(*) FILTER (WHERE c.status = 'active') FROM {response} r "
+        "JOIN members_membercompany c ON c.id = r.company_id "
+        "WHERE r.survey_id = %s AND r.status = 'submitted' GROUP BY 1, 2, 3",
+        [survey.pk],
+    )
+    out["groups"] = cursor.fetchall()
     join = (
         f"FROM {answer} a JOIN {response} r ON r.id = a.response_id "
         "WHERE r.survey_id = %s AND r.status = 'submitted'"
     )
     cursor.execute(
-        f"SELECT a.question_id, count(DISTINCT a.response_id) {join} GROUP BY 1", [survey.pk]
+        "SELECT a.question_id, count(*), "  # noqa: S608
+        f"count(DISTINCT a.response_id) FILTER (WHERE a.question_id = ANY(%s)) {join} GROUP BY 1",
+        [multiple, survey.pk],
     )
-    out["answered"] = dict(cursor.fetchall())
+    out["answered"] = {q: (d if q in multiple else n) for q, n, d in cursor.fetchall()}
     cursor.execute(
-        f"SELECT a.option_id, count(*), count(*) FILTER (WHERE a.text <> '') {join} "
-        "AND a.option_id IS NOT NULL GROUP BY a.question_id, a.option_id",
+        "SELECT r.region_group, r.industry_section, r.industry_division, a.question_id, "  # noqa: S608
+        f"a.option_id, count(*), count(*) FILTER (WHERE a.text <> '') {join} "
+        "AND a.option_id IS NOT NULL GROUP BY 1, 2, 3, 4, 5",
         [survey.pk],
     )
-    out["options"] = {row[0]: row[1] for row in cursor.fetchall()}
-    for column in ("region_group", "industry_section", "industry_division"):
-        cursor.execute(
-            f"SELECT r.{column}, a.question_id, a.option_id, count(*) {join} "
-            f"AND a.question_id = ANY(%s) AND r.{column} <> '' GROUP BY 1, 2, 3",
-            [survey.pk, singles],
-        )
-        out["by_" + column] = len(cursor.fetchall())
+    out["options"] = Counter()
+    for *_groups, _question, option_id, count, _texts in cursor.fetchall():
+        out["options"][option_id] += count
+    cursor.execute(
+        f"SELECT a.question_id, date_trunc('month', a.date), count(*) {join} "  # noqa: S608
+        "AND a.question_id = ANY(%s) AND a.date IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2",
+        [survey.pk, dates],
+    )
+    out["months"] = cursor.fetchall()
     cursor.execute(
         f"SELECT a.question_id, count(a.number), avg(a.number), min(a.number), max(a.number), "
         "percentile_cont(0.25) WITHIN GROUP (ORDER BY a.number), "
         "percentile_cont(0.5) WITHIN GROUP (ORDER BY a.number), "
         "percentile_cont(0.75) WITHIN GROUP (ORDER BY a.number) "
-        f"{join} AND a.question_id = ANY(%s) AND a.number IS NOT NULL GROUP BY 1",
+        f"{join} AND a.question_id = ANY(%s) AND a.number IS NOT NULL GROUP BY 1",  # noqa: S608
         [survey.pk, numbers],
     )
     out["numbers"] = cursor.fetchall()
-    assert Question  # the question ids above come from the ORM, as in compute_summary
     return out
 
 
@@ -320,6 +326,8 @@ def main() -> dict:
             for key, count in by_option.items():
                 assert hand["options"].get(ids[key], 0) == count, key
                 assert loop["options"].get(ids[key], 0) == count, key
+            for question in summary["questions"]:
+                assert hand["answered"].get(question["id"], 0) == question["answered"]
             assert summary["totals"]["responses"] == RESPONSES
 
             ratio = t_summary / t_sql

@@ -16,7 +16,7 @@ import math
 from collections import defaultdict
 
 from django.db import connection
-from django.db.models import Aggregate, Avg, Count, Exists, FloatField, Max, Min, OuterRef, Q
+from django.db.models import Aggregate, Avg, Count, FloatField, Max, Min, Q
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
@@ -87,54 +87,55 @@ def compute_summary(survey: Survey) -> dict:
     answers = submitted_answers(survey)
     responses = submitted_responses(survey)
 
-    members = MemberCompany.objects.filter(status=MemberCompany.Status.ACTIVE).aggregate(
-        active=Count("pk"),
-        responded=Count(
-            "pk",
-            filter=Q(
-                Exists(
-                    Response.objects.filter(
-                        survey=survey, status=Response.Status.SUBMITTED, company=OuterRef("pk")
-                    )
-                )
-            ),
-        ),
-    )
+    active_members = MemberCompany.objects.filter(status=MemberCompany.Status.ACTIVE).count()
 
-    group_sizes = {}
-    for dimension, column in DIMENSIONS.items():
-        rows = responses.exclude(**{column: ""}).values(column).annotate(n=Count("pk"))
-        group_sizes[dimension] = {row[column]: row["n"] for row in rows}
-    total = sum(group_sizes["region"].values())
+    # Group sizes: one GROUP BY over the three dimensions together, summed per dimension.
+    columns = list(DIMENSIONS.values())
+    group_sizes = {dimension: defaultdict(int) for dimension in DIMENSIONS}
+    total = responded_active = 0
+    for row in responses.values(*columns).annotate(
+        n=Count("pk"), active=Count("pk", filter=Q(company__status=MemberCompany.Status.ACTIVE))
+    ):
+        total += row["n"]
+        responded_active += row["active"]
+        for dimension, column in DIMENSIONS.items():
+            if row[column]:
+                group_sizes[dimension][row[column]] += row["n"]
+    group_sizes = {dimension: dict(sizes) for dimension, sizes in group_sizes.items()}
 
+    # Companies that answered each question: one row per answer for every kind except
+    # multiple choice, where distinct responses are counted.
+    multiple_ids = [q.pk for q in questions if q.kind == Question.Kind.MULTIPLE]
     answered = {
-        row["question_id"]: row["n"]
-        for row in answers.values("question_id").annotate(n=Count("response_id", distinct=True))
+        row["question_id"]: row["distinct"] if row["question_id"] in multiple_ids else row["rows"]
+        for row in answers.values("question_id").annotate(
+            rows=Count("pk"),
+            distinct=Count("response_id", distinct=True, filter=Q(question_id__in=multiple_ids)),
+        )
     }
-    option_counts = {}
+
+    # Chosen options by region, industry and finer industry in one scan of the answers: the
+    # rows are counts per combination (bounded by groups × options, not by responses); the
+    # overall distribution and the three cross-tabs are sums of them.
+    single_ids = {q.pk for q in questions if q.kind == Question.Kind.SINGLE}
+    option_counts = defaultdict(int)
     other_texts = defaultdict(int)
+    crosstabs = {dimension: defaultdict(dict) for dimension in DIMENSIONS}
+    group_columns = [f"response__{column}" for column in columns]
     for row in (
         answers.filter(option__isnull=False)
-        .values("question_id", "option_id")
+        .values(*group_columns, "question_id", "option_id")
         .annotate(n=Count("pk"), texts=Count("pk", filter=~Q(text="")))
     ):
-        option_counts[row["option_id"]] = row["n"]
+        option_counts[row["option_id"]] += row["n"]
         other_texts[row["question_id"]] += row["texts"]
-
-    single_ids = [q.pk for q in questions if q.kind == Question.Kind.SINGLE]
-    crosstabs = {dimension: defaultdict(dict) for dimension in DIMENSIONS}
-    for dimension, column in DIMENSIONS.items():
-        group_column = f"response__{column}"
-        rows = (
-            answers.filter(question_id__in=single_ids)
-            .exclude(**{group_column: ""})
-            .values(group_column, "question_id", "option_id")
-            .annotate(n=Count("pk"))
-        )
-        for row in rows:
-            crosstabs[dimension][row["question_id"]].setdefault(row[group_column], {})[
-                row["option_id"]
-            ] = row["n"]
+        if row["question_id"] not in single_ids:
+            continue
+        for dimension, column in DIMENSIONS.items():
+            group = row[f"response__{column}"]
+            if group:
+                cells = crosstabs[dimension][row["question_id"]].setdefault(group, {})
+                cells[row["option_id"]] = cells.get(row["option_id"], 0) + row["n"]
 
     number_ids = [q.pk for q in questions if q.kind == Question.Kind.NUMBER]
     stats = number_stats(survey, number_ids)
@@ -219,9 +220,9 @@ def compute_summary(survey: Survey) -> dict:
         },
         "totals": {
             "responses": total,
-            "active_members": members["active"],
-            "responded_active": members["responded"],
-            "response_rate": _pct(members["responded"], members["active"]),
+            "active_members": active_members,
+            "responded_active": responded_active,
+            "response_rate": _pct(responded_active, active_members),
         },
         "groups": group_sizes,
         "questions": data_questions,
