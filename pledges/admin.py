@@ -9,7 +9,7 @@ from import_export.admin import ExportActionMixin, ImportExportModelAdmin
 
 from cqa_portal.core.admin import AuditHistoryInline
 
-from . import services
+from . import pagecache, services
 from .exports import (
     EXPORT_FORMATS,
     IMPORT_FORMATS,
@@ -44,6 +44,18 @@ class PublishingAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         was_published = bool(form.initial.get("is_published")) if change else False
         services.publication_save(obj=obj, actor=request.user, was_published=was_published)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        pagecache.bump()  # commitments and items edited inline
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        pagecache.bump()
+
+    def delete_queryset(self, request, queryset):
+        super().delete_queryset(request, queryset)
+        pagecache.bump()
 
 
 class CommitmentInline(admin.TabularInline):

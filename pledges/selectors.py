@@ -33,6 +33,15 @@ def current_letter() -> OpenLetter | None:
     return _letters().order_by("-published_at", "-pk").first()
 
 
+def current_letter_id() -> int | None:
+    return (
+        OpenLetter.objects.published()
+        .order_by("-published_at", "-pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
+
+
 def letter_by_slug(slug: str) -> OpenLetter | None:
     return _letters().filter(slug=slug).first()
 

@@ -26,7 +26,7 @@ from cqa_portal.core.models import OutboxMessage
 from cqa_portal.core.services import audit_log, outbox_enqueue
 from members.validators import normalize_uscc, uscc_check_ok, validate_uscc_format
 
-from . import conf, tokens
+from . import conf, pagecache, tokens
 from .models import (
     Alliance,
     CoSignature,
@@ -67,6 +67,7 @@ def publication_save(*, obj, actor, was_published: bool, at=None):
     if obj.is_published and obj.published_at is None:
         obj.published_at = at
     obj.save()
+    pagecache.bump()
     if obj.is_published != was_published:
         label = obj._meta.model_name
         audit_log(
@@ -86,6 +87,7 @@ def _tally_change(signature: Signature, *, confirmed: int, public: int) -> None:
     """Add to the counters of the signature's initiative, kind and province."""
     if not confirmed and not public:
         return
+    pagecache.bump()
     tally, _created = SignatureTally.objects.get_or_create(
         initiative_id=signature.initiative_id,
         kind=signature.kind,
@@ -124,6 +126,7 @@ def tally_rebuild(*, initiative_id: int) -> int:
         for row in rows
     ]
     SignatureTally.objects.bulk_create(tallies)
+    pagecache.bump()
     return sum(t.confirmed for t in tallies)
 
 

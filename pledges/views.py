@@ -13,7 +13,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from members.access import company_admin_required, get_membership
 from members.models import MemberCompany
 
-from . import conf, selectors, services, throttle, tokens
+from . import conf, pagecache, selectors, services, throttle, tokens
 from .forms import (
     HONEYPOT_FIELD,
     SIGNATURE_FORMS,
@@ -59,7 +59,7 @@ def _company_context(request, initiative) -> dict:
     }
 
 
-def _letter_page(request, letter, *, is_current: bool):
+def _letter_page(request, letter, *, is_current: bool, csrf_token=None):
     initiative = letter.initiative if letter else None
     if initiative is not None and not (
         initiative.is_published and initiative.published_at <= timezone.now()
@@ -79,19 +79,30 @@ def _letter_page(request, letter, *, is_current: bool):
         "honeypot_field": HONEYPOT_FIELD,
         **_company_context(request, initiative),
     }
+    if csrf_token:
+        context["csrf_token"] = csrf_token
     return render(request, "pledges/letter.html", context)
 
 
 def open_letter(request):
-    return _letter_page(request, selectors.current_letter(), is_current=True)
+    """The current letter; anonymous visitors get it from the page cache (see pagecache)."""
+    return pagecache.serve(
+        request,
+        lambda csrf_token: _letter_page(
+            request, selectors.current_letter(), is_current=True, csrf_token=csrf_token
+        ),
+    )
 
 
 def letter_detail(request, slug: str):
-    letter = selectors.letter_by_slug(slug)
-    if letter is None:
-        raise Http404
-    current = selectors.current_letter()
-    return _letter_page(request, letter, is_current=current is not None and current.pk == letter.pk)
+    def render_letter(csrf_token):
+        letter = selectors.letter_by_slug(slug)
+        if letter is None:
+            raise Http404
+        is_current = selectors.current_letter_id() == letter.pk
+        return _letter_page(request, letter, is_current=is_current, csrf_token=csrf_token)
+
+    return pagecache.serve(request, render_letter)
 
 
 @require_http_methods(["GET", "POST"])

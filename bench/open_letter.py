@@ -1,0 +1,287 @@
+"""Throughput of GET /open-letter/ with 10,000 confirmed signatures, as a ratio to a trivial view.
+
+Limit (issue 4): under concurrent load, gunicorn on PostgreSQL serves /open-letter/ at no less
+than 0.7x the rate at which the same server, in the same run, serves a trivial Django view
+(``HttpResponse("ok")`` behind the full middleware stack). Higher is better.
+
+The benchmark writes a published letter, its initiative and 10,000 confirmed signatures (which
+makes the letter the current one for the duration of the run), starts gunicorn on a free
+loopback port with a URL conf that adds ``/bench/trivial/`` to the portal's, drives both URLs
+with concurrent keep-nothing HTTP/1.1 clients in separate processes, and deletes everything it
+wrote at the end. Visitors are anonymous first-time visitors (no cookies), the common case.
+
+Run alone: ``.venv/bin/python bench/open_letter.py [seconds-per-round]``. Prints a table, then one
+JSON object as the last line.
+"""
+
+import json
+import multiprocessing
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from _setup import ROOT, django_setup
+
+HERE = Path(__file__).resolve().parent
+SECONDS = 6.0  # per round and URL; the first command-line argument overrides it
+ROUNDS = 3
+SIGNATURES = 10_000
+WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
+CLIENT_PROCESSES = 2
+CLIENT_THREADS = 4
+LIMIT = 0.7
+LETTER_SLUG = "bench-open-letter"
+INITIATIVE_SLUG = "bench-initiative"
+TRIVIAL = "/bench/trivial/"
+LETTER = "/open-letter/"
+
+
+# --- the server side: gunicorn imports this module and calls wsgi_app() -------------------
+
+
+def _trivial(request):
+    from django.http import HttpResponse
+
+    return HttpResponse("ok", content_type="text/plain")
+
+
+def wsgi_app():
+    """Gunicorn's app factory: the portal plus one trivial view, same settings and middleware."""
+    import types
+
+    sys.path.insert(0, str(ROOT))
+    from django.core.wsgi import get_wsgi_application
+
+    application = get_wsgi_application()
+    from django.conf import settings
+    from django.urls import include, path
+
+    urls = types.ModuleType("open_letter_bench_urls")
+    urls.urlpatterns = [
+        path(TRIVIAL.strip("/") + "/", _trivial),
+        path("", include("cqa_portal.urls")),
+    ]
+    sys.modules[urls.__name__] = urls
+    settings.ROOT_URLCONF = urls.__name__
+    return application
+
+
+# --- data ---------------------------------------------------------------------------------
+
+
+def seed() -> None:
+    import datetime
+    import secrets
+
+    from django.db import transaction
+    from django.utils import timezone
+
+    from members.reference import Province
+    from pledges import services
+    from pledges.models import Commitment, Initiative, InitiativeItem, OpenLetter, Signature
+
+    cleanup()
+    with transaction.atomic():
+        now = timezone.now()
+        initiative = Initiative.objects.create(
+            slug=INITIATIVE_SLUG,
+            title="基准测试倡议",
+            title_en="Benchmark initiative",
+            is_published=True,
+            published_at=now,
+        )
+        InitiativeItem.objects.bulk_create(
+            InitiativeItem(initiative=initiative, order=n, text=f"倡议条目{n}") for n in range(3)
+        )
+        letter = OpenLetter.objects.create(
+            slug=LETTER_SLUG,
+            title="基准测试公开信",
+            date=datetime.date(2020, 3, 20),
+            addressees="全体会员",
+            body="基准测试正文，**Markdown**。\n\n" * 6,
+            initiative=initiative,
+            is_published=True,
+            published_at=now,
+        )
+        Commitment.objects.bulk_create(
+            Commitment(letter=letter, order=n, text=f"承诺{n}" * 20) for n in range(3)
+        )
+        provinces = Province.values
+        Signature.objects.bulk_create(
+            (
+                Signature(
+                    initiative=initiative,
+                    kind="enterprise" if n % 3 == 0 else "individual",
+                    status="confirmed",
+                    name=f"基准签名{n}",
+                    organisation=f"基准单位{n}",
+                    province=provinces[n % len(provinces)],
+                    email=f"bench-signer-{n}@example.com",
+                    show_name=n % 4 != 0,
+                    link_key=secrets.token_urlsafe(12),
+                    confirmed_at=now - datetime.timedelta(seconds=n),
+                )
+                for n in range(SIGNATURES)
+            ),
+            batch_size=2000,
+        )
+        services.tally_rebuild(initiative_id=initiative.pk)
+
+
+def cleanup() -> None:
+    from django.db import transaction
+
+    from pledges.models import Initiative, OpenLetter, Signature
+
+    with transaction.atomic():
+        OpenLetter.objects.filter(slug=LETTER_SLUG).delete()
+        Signature.objects.filter(initiative__slug=INITIATIVE_SLUG).delete()
+        Initiative.objects.filter(slug=INITIATIVE_SLUG).delete()
+
+
+# --- the client side ----------------------------------------------------------------------
+
+
+def _request(port: int, path: str) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(
+            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode()
+        )
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _client(args) -> tuple[int, int]:
+    port, path, seconds = args
+    done, bad = [0], [0]
+    deadline = time.monotonic() + seconds
+
+    def loop():
+        while time.monotonic() < deadline:
+            response = _request(port, path)
+            if response.startswith(b"HTTP/1.1 200"):
+                done[0] += 1
+            else:
+                bad[0] += 1
+
+    threads = [threading.Thread(target=loop) for _ in range(CLIENT_THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return done[0], bad[0]
+
+
+def measure(pool, port: int, path: str, seconds: float) -> float:
+    start = time.monotonic()
+    results = pool.map(_client, [(port, path, seconds)] * CLIENT_PROCESSES)
+    elapsed = time.monotonic() - start
+    ok = sum(r[0] for r in results)
+    bad = sum(r[1] for r in results)
+    if bad:
+        raise SystemExit(f"{bad} non-200 answers from {path}")
+    return ok / elapsed
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(port: int) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "cqa_portal.settings.local",
+        "DEBUG": "false",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        # As in production: persistent database connections.
+        "CONN_MAX_AGE": "60",
+        "LOG_LEVEL": "WARNING",
+    }
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--chdir",
+            str(HERE),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(WORKERS),
+            "--log-level",
+            "warning",
+            "open_letter:wsgi_app()",
+        ],  # fmt: skip
+        env=env,
+        cwd=ROOT,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if _request(port, TRIVIAL).startswith(b"HTTP/1.1 200"):
+                return server
+        except OSError:
+            time.sleep(0.2)
+    server.terminate()
+    raise SystemExit("gunicorn did not start")
+
+
+def main(seconds: float = SECONDS) -> dict:
+    django_setup()
+    from django.db import connection
+
+    seed()
+    connection.close()  # the client processes fork from here
+    port = _free_port()
+    server = start_server(port)
+    try:
+        page = _request(port, LETTER)
+        if b'id="count-total">10000<' not in page:
+            raise SystemExit("the open letter page does not show the 10,000 signatures")
+        with multiprocessing.get_context("fork").Pool(CLIENT_PROCESSES) as pool:
+            measure(pool, port, TRIVIAL, 1.0)  # warm up both
+            measure(pool, port, LETTER, 1.0)
+            trivial, letter = [], []
+            for _ in range(ROUNDS):
+                trivial.append(measure(pool, port, TRIVIAL, seconds))
+                letter.append(measure(pool, port, LETTER, seconds))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        cleanup()
+    t_trivial, t_letter = statistics.median(trivial), statistics.median(letter)
+    ratio = t_letter / t_trivial
+    figures = {
+        "benchmark": "open_letter",
+        "database": connection.vendor,
+        "signatures": SIGNATURES,
+        "gunicorn_workers": WORKERS,
+        "client_connections": CLIENT_PROCESSES * CLIENT_THREADS,
+        "cpus": os.cpu_count(),
+        "trivial_rps": round(t_trivial, 1),
+        "open_letter_rps": round(t_letter, 1),
+        "ratio": round(ratio, 2),
+        "limit_ratio": LIMIT,
+        "higher_is_better": True,
+        "ratio_to_limit": round(ratio / LIMIT, 2),
+        "within_limit": ratio >= LIMIT,
+    }
+    print(f"{'measure':<24}{'value':>12}")
+    for key in ("signatures", "gunicorn_workers", "client_connections", "trivial_rps",
+                "open_letter_rps", "ratio", "limit_ratio"):  # fmt: skip
+        print(f"{key:<24}{figures[key]!s:>12}")
+    print(json.dumps(figures))
+    return figures
+
+
+if __name__ == "__main__":
+    main(float(sys.argv[1]) if len(sys.argv) > 1 else SECONDS)
