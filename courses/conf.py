@@ -31,6 +31,13 @@ def mail_batch_size() -> int:
     return int(getattr(settings, "COURSES_MAIL_BATCH_SIZE", 300))
 
 
+def mail_claim_window() -> int:
+    """Mails a batch sender claims (and marks sent) per database statement. A worker killed
+    mid-batch leaves at most this many in doubt (sent again after the stale-claim window);
+    larger windows mean fewer queries per mail."""
+    return int(getattr(settings, "COURSES_MAIL_CLAIM_WINDOW", 20))
+
+
 def site_url() -> str:
     return getattr(settings, "SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 

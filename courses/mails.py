@@ -90,13 +90,27 @@ class SessionText:
         )
 
 
+def _registration_url(name: str, token: str) -> str:
+    """The absolute URL of a registration link (reversed once, then filled in: bulk mails)."""
+    key = (name, conf.site_url())
+    if key not in _URL_TEMPLATES:
+        _URL_TEMPLATES[key] = absolute(reverse(name, args=["TOKEN"]))
+    return _URL_TEMPLATES[key].replace("TOKEN", token)
+
+
+_URL_TEMPLATES: dict[tuple[str, str], str] = {}
+
+
 def _links(registration_id: int, *, calendar: bool = True) -> str:
-    token = tokens.manage_token(registration_id)
+    return _links_for(tokens.manage_token(registration_id), calendar=calendar)
+
+
+def _links_for(token: str, *, calendar: bool = True) -> str:
     lines = []
     if calendar:
-        url = absolute(reverse("courses:registration_ics", args=[token]))
+        url = _registration_url("courses:registration_ics", token)
         lines.append(_("Add it to your calendar (.ics): %(url)s") % {"url": url})
-    url = absolute(reverse("courses:registration", args=[token]))
+    url = _registration_url("courses:registration", token)
     lines.append(
         _(
             "Cannot attend? Please cancel so that the next person on the waiting list gets "
@@ -252,35 +266,53 @@ def cancelled(registration: Registration, session: Session) -> dict:
     )
 
 
+_NAME = "\x00name\x00"
+_SIGNED = "\x00signed\x00"
+
+
 class BulkTexts:
-    """Per-language session texts for mails to every registrant of one session."""
+    """Mails to every registrant of one session: each kind of mail is composed once per
+    language with placeholders; a mail then costs a signature and two replacements."""
 
     def __init__(self, session: Session, *, join: bool):
         self.session = session
         self.join = join
-        self._cache: dict[str, SessionText] = {}
+        self._texts: dict[str, SessionText] = {}
+        self._mails: dict[tuple[str, str], tuple[str, str]] = {}
 
     def get(self, language: str) -> SessionText:
-        if language not in self._cache:
+        if language not in self._texts:
             with translation.override(language):
-                self._cache[language] = SessionText.build(self.session, join=self.join)
-        return self._cache[language]
+                self._texts[language] = SessionText.build(self.session, join=self.join)
+        return self._texts[language]
+
+    def render(self, kind: str, row: dict, compose) -> tuple[str, str]:
+        """Subject and body for ``row``; ``compose(text)`` returns them with placeholders,
+        in the active language."""
+        language = row["language"]
+        if (kind, language) not in self._mails:
+            with translation.override(language):
+                self._mails[kind, language] = compose(self.get(language))
+        subject, body = self._mails[kind, language]
+        name = row["name"].replace("\x00", "")
+        return subject, body.replace(_NAME, name).replace(_SIGNED, tokens.manage_token(row["pk"]))
 
 
 def rescheduled(row: dict, texts: BulkTexts, *, old_when: dict[str, str]) -> dict:
-    """``row`` has the registration's pk, name, email, language, status."""
+    """``row`` has the registration's pk, name, email and language."""
     session = texts.session
-    language = row["language"]
-    with translation.override(language):
-        text = texts.get(language)
+
+    def compose(text: SessionText) -> tuple[str, str]:
         body = _compose(
-            row["name"],
+            _NAME,
             _("The time of a course you registered for has changed. It was %(old)s.")
-            % {"old": old_when[language]},
+            % {"old": old_when[row["language"]]},
             text.details,
-            _links(row["pk"]),
+            _links_for(_SIGNED),
         )
-        subject = _("New time: %(title)s") % {"title": text.title}
+        return _("New time: %(title)s") % {"title": text.title}, body
+
+    subject, body = texts.render("rescheduled", row, compose)
     return {
         "key": f"courses.session.rescheduled:{session.pk}:{session.sequence}:{row['pk']}",
         "purpose": "courses.session.rescheduled",
@@ -292,18 +324,19 @@ def rescheduled(row: dict, texts: BulkTexts, *, old_when: dict[str, str]) -> dic
 
 def session_cancelled(row: dict, texts: BulkTexts, *, reason: str) -> dict:
     session = texts.session
-    language = row["language"]
-    with translation.override(language):
-        text = texts.get(language)
+
+    def compose(text: SessionText) -> tuple[str, str]:
         body = _compose(
-            row["name"],
+            _NAME,
             _("We are sorry: a course you registered for has been cancelled."),
             text.details,
             (_("Reason: %(reason)s") % {"reason": reason}) if reason else "",
             _("See the schedule for other free courses: %(url)s")
             % {"url": absolute(reverse("courses:schedule"))},
         )
-        subject = _("Cancelled: %(title)s") % {"title": text.title}
+        return _("Cancelled: %(title)s") % {"title": text.title}, body
+
+    subject, body = texts.render("cancelled", row, compose)
     return {
         "key": f"courses.session.cancelled:{session.pk}:{row['pk']}",
         "purpose": "courses.session.cancelled",
@@ -315,19 +348,19 @@ def session_cancelled(row: dict, texts: BulkTexts, *, reason: str) -> dict:
 
 def reminder(row: dict, texts: BulkTexts, *, offset: int) -> dict:
     session = texts.session
-    language = row["language"]
-    with translation.override(language):
-        text = texts.get(language)
+
+    def compose(text: SessionText) -> tuple[str, str]:
+        starts = starts_in(offset)
         body = _compose(
-            row["name"],
-            _("A reminder: your free live course %(starts)s.") % {"starts": starts_in(offset)},
+            _NAME,
+            _("A reminder: your free live course %(starts)s.") % {"starts": starts},
             text.details,
-            _links(row["pk"]),
+            _links_for(_SIGNED),
         )
-        subject = _("Reminder: %(title)s %(starts)s") % {
-            "title": text.title,
-            "starts": starts_in(offset),
-        }
+        subject = _("Reminder: %(title)s %(starts)s") % {"title": text.title, "starts": starts}
+        return subject, body
+
+    subject, body = texts.render(f"reminder:{offset}", row, compose)
     return {
         "key": reminder_key(row["pk"], offset, session.sequence),
         "purpose": REMINDER_PURPOSE,

@@ -166,7 +166,7 @@ def _send_in_batches(message_ids: list[int]) -> int:
     """After commit, send the mails in chunks, each over one SMTP connection (mail queue)."""
     batches = 0
     for chunk in _chunks(message_ids, conf.mail_batch_size()):
-        outbox_send_many_task.delay_on_commit(chunk)
+        outbox_send_many_task.delay_on_commit(chunk, conf.mail_claim_window())
         batches += 1
     return batches
 

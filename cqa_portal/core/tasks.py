@@ -11,8 +11,8 @@ def outbox_send_task(message_id: int) -> bool:
 
 
 @shared_task(name="core.outbox.send_many", acks_late=True, ignore_result=True)
-def outbox_send_many_task(message_ids: list[int]) -> int:
-    return services.outbox_send_many(message_ids=message_ids)
+def outbox_send_many_task(message_ids: list[int], window: int = 1) -> int:
+    return services.outbox_send_many(message_ids=message_ids, window=window)
 
 
 @shared_task(name="core.outbox.sweep", ignore_result=True)
