@@ -205,6 +205,11 @@ IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
 OUTBOX_STALE_CLAIM_SECONDS = 600
 OUTBOX_MAX_ATTEMPTS = 6
 
+# Free courses (courses/conf.py has the other knobs): reminders go this many minutes before the
+# start; one whose moment passed more than the grace minutes ago is skipped, never sent late.
+COURSES_REMINDER_OFFSETS = env.list("COURSES_REMINDER_OFFSETS", cast=int, default=[1440, 60])
+COURSES_REMINDER_GRACE_MINUTES = env.int("COURSES_REMINDER_GRACE_MINUTES", default=30)
+
 # The association, shown in the footer.
 PORTAL = {
     "name": _("China Association for Quality"),
