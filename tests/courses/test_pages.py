@@ -191,3 +191,67 @@ def test_session_page_query_count_is_fixed(client, django_assert_num_queries):
     )
     with django_assert_num_queries(len(small.captured_queries)):
         client.get(f"/courses/{many.pk}/")
+
+
+def _bulk_sessions(n):
+    """n upcoming and n past sessions with lecturers, registrations and attendance."""
+    topic = TopicFactory()
+    series = SeriesFactory(topic=topic)
+    lecturer = LecturerFactory()
+    now = timezone.now().replace(second=0, microsecond=0)
+    sessions = Session.objects.bulk_create(
+        [
+            Session(
+                title=f"批量{i}",
+                topic=topic,
+                series=series,
+                starts_at=now + timedelta(days=1 + i % 60) * (1 if i % 2 else -1),
+                ends_at=now
+                + timedelta(days=1 + i % 60) * (1 if i % 2 else -1)
+                + timedelta(hours=1),
+                platform="腾讯会议",
+                capacity=100 if i % 3 else None,
+                status=Session.Status.SCHEDULED if i % 2 else Session.Status.ENDED,
+            )
+            for i in range(2 * n)
+        ]
+    )
+    Session.lecturers.through.objects.bulk_create(
+        [Session.lecturers.through(session=s, lecturer=lecturer) for s in sessions]
+    )
+    Registration.objects.bulk_create(
+        [
+            Registration(
+                session=s,
+                name="学员",
+                email=f"bulk{s.pk}@example.com",
+                status="confirmed",
+                position=1,
+            )
+            for s in sessions
+        ]
+    )
+    from courses.models import AttendanceRecord
+
+    AttendanceRecord.objects.bulk_create(
+        [AttendanceRecord(session=s, participants=10) for s in sessions if s.status == "ended"]
+    )
+
+
+def test_schedule_and_feed_queries_fixed_with_500_sessions(client, django_assert_num_queries):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    _bulk_sessions(1)
+    with CaptureQueriesContext(connection) as small_page:
+        client.get("/courses/")
+    with CaptureQueriesContext(connection) as small_feed:
+        client.get("/courses/calendar.ics")
+    _bulk_sessions(250)
+    with django_assert_num_queries(len(small_page.captured_queries)):
+        response = client.get("/courses/")
+    assert len(response.context["upcoming"]) == 251
+    assert response.context["past_page"].paginator.count == 251
+    with django_assert_num_queries(len(small_feed.captured_queries)):
+        feed = client.get("/courses/calendar.ics")
+    assert feed.content.count(b"BEGIN:VEVENT") == 502
