@@ -15,16 +15,17 @@ from django.test import override_settings
 from cqa_portal.celery import app
 from cqa_portal.core.models import OutboxMessage
 from cqa_portal.core.tasks import outbox_sweep_task
-from members.models import ReliefReason
-from tests.members.factories import FeeFactory, MembershipFactory
+from tests.members.factories import FeeFactory, MembershipFactory, reason
 
 from .own_redis import OwnRedis
 
 
 def _point_celery_at(url):
+    """Make the app publish to ``url`` from now on (drop every cached connection pool)."""
+    from kombu import pools
+
     app.conf.broker_url = url
-    if app._pool is not None:
-        app._pool.force_close_all()
+    pools.reset()
     app._pool = None
     app.amqp._producer_pool = None
 
@@ -48,10 +49,10 @@ def _file_relief_request(client):
     membership = MembershipFactory()
     FeeFactory(company=membership.company)
     client.force_login(membership.user)
-    reason = ReliefReason.objects.get(code="sales")
+    sales = reason("sales")
     return client.post(
         "/members/relief/new/",
-        {"year": "2020", "kind": "waiver", "reasons": [reason.pk], "submit": "1"},
+        {"year": "2020", "kind": "waiver", "reasons": [sales.pk], "submit": "1"},
     )
 
 

@@ -18,6 +18,19 @@ from tests.factories import UserFactory
 
 _rng = random.Random(42)
 
+LEVEL_FEES = {"council": Decimal("10000.00"), "ordinary": Decimal("3000.00")}
+
+
+def level(code: str = "ordinary") -> MembershipLevel:
+    """The level seeded by migration 0002 (re-created if a transactional test emptied the table)."""
+    return MembershipLevel.objects.get_or_create(
+        code=code, defaults={"name": code, "annual_fee": LEVEL_FEES[code]}
+    )[0]
+
+
+def reason(code: str) -> ReliefReason:
+    return ReliefReason.objects.get_or_create(code=code)[0]
+
 
 def make_uscc(province: str = "42") -> str:
     body = "91" + province + "0100" + "".join(_rng.choice(USCC_ALPHABET) for _ in range(9))
@@ -33,7 +46,7 @@ class CompanyFactory(factory.django.DjangoModelFactory):
     province = "42"
     industry_section = "C"
     size_band = MemberCompany.SizeBand.MEDIUM
-    level = factory.LazyFunction(lambda: MembershipLevel.objects.get(code="ordinary"))
+    level = factory.LazyFunction(level)
     status = MemberCompany.Status.ACTIVE
     member_since = datetime.date(2015, 1, 1)
     contact_email = factory.Sequence(lambda n: f"contact{n}@company.example.com")
@@ -73,4 +86,4 @@ class ReliefFactory(factory.django.DjangoModelFactory):
     @factory.post_generation
     def reasons(self, create, extracted, **kwargs):
         if create:
-            self.reasons.set(extracted or ReliefReason.objects.filter(code="production"))
+            self.reasons.set(extracted or [reason("production")])

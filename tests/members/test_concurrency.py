@@ -7,16 +7,16 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 
 from members import services
-from members.models import ReliefReason, ReliefRequest
+from members.models import ReliefRequest
 
-from .factories import FeeFactory, MembershipFactory
+from .factories import FeeFactory, MembershipFactory, reason
 
 
 @pytest.mark.django_db(transaction=True)
 def test_simultaneous_requests_for_the_same_year_make_one(postgres):
     membership = MembershipFactory()
     FeeFactory(company=membership.company)
-    reasons = list(ReliefReason.objects.filter(code="production"))
+    reasons = [reason("production")]
     barrier = threading.Barrier(8)
     outcomes: list[str] = []
 

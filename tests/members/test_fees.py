@@ -5,15 +5,15 @@ import pytest
 
 from cqa_portal.core.models import OutboxMessage
 from members import services
-from members.models import FeePayment, MemberCompany, MembershipFee, MembershipLevel
+from members.models import FeePayment, MemberCompany, MembershipFee
 
-from .factories import CompanyFactory, FeeFactory, MembershipFactory, ReliefFactory
+from .factories import CompanyFactory, FeeFactory, MembershipFactory, ReliefFactory, level
 
 
 def test_generate_fees_from_admin_is_idempotent(client, staff):
     CompanyFactory.create_batch(3)
     CompanyFactory(status=MemberCompany.Status.LAPSED)
-    council = CompanyFactory(level=MembershipLevel.objects.get(code="council"))
+    council = CompanyFactory(level=level("council"))
     client.force_login(staff)
     assert "生成年度会费" in client.get("/admin/members/membershipfee/").content.decode()
     data = {"year": "2021", "due_date": "2021-03-31"}

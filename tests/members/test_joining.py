@@ -4,7 +4,7 @@ from cqa_portal.core.models import AuditEntry, OutboxMessage
 from members.models import CompanyMembership, MemberCompany, MembershipApplication
 from tests.factories import UserFactory
 
-from .factories import CompanyFactory, make_uscc
+from .factories import CompanyFactory, level, make_uscc
 
 
 def _application_data(**overrides):
@@ -35,9 +35,8 @@ def applicant(client, db):
 
 
 def _level_pk():
-    from members.models import MembershipLevel
 
-    return MembershipLevel.objects.get(code="ordinary").pk
+    return level("ordinary").pk
 
 
 def test_user_without_company_is_offered_to_apply(client, applicant):

@@ -6,15 +6,15 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from cqa_portal.core.models import AuditEntry
-from members.models import MembershipFee, ReliefDocument, ReliefReason, ReliefRequest
+from members.models import MembershipFee, ReliefDocument, ReliefRequest
 
-from .factories import FeeFactory, MembershipFactory, ReliefFactory
+from .factories import FeeFactory, MembershipFactory, ReliefFactory, reason
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
 def _reasons(*codes):
-    return [r.pk for r in ReliefReason.objects.filter(code__in=codes or ["production"])]
+    return [reason(code).pk for code in codes or ["production"]]
 
 
 def _post(client, action="submit", url="/members/relief/new/", **overrides):
@@ -223,7 +223,7 @@ def test_staff_queue_pending_first_with_filters_and_history(client, admin_member
         "?status__exact=submitted",
         f"?company__province__exact={admin_member.company.province}",
         "?company__industry_section__exact=C",
-        f"?reasons__id__exact={ReliefReason.objects.get(code='production').pk}",
+        f"?reasons__id__exact={reason('production').pk}",
         "?queue=pending",
     ]:
         assert client.get("/admin/members/reliefrequest/" + query).status_code == 200
