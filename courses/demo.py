@@ -1,5 +1,5 @@
 """Demo data for ``seed_demo``: the February–March 2020 free live-course schedule (19 sessions
-held across the five topics, 69,650 participant-times recorded) and a few upcoming sessions
+held across the five topics, 69,550 participant-times recorded) and a few upcoming sessions
 relative to today, with registrations for the demo member. Idempotent: sessions are keyed by
 fixed calendar identifiers; running it again creates nothing new (upcoming demo sessions that
 have slipped into the past are moved forward again)."""

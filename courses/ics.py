@@ -13,6 +13,7 @@ from icalendar import Calendar, Event
 from . import conf
 from .mails import absolute
 from .models import Session
+from .templatetags.courses import lecturer_list
 
 PRODID = "-//China Association for Quality//Free live courses//ZH"
 
@@ -32,10 +33,7 @@ def session_event(session: Session, *, join_url: str = "", stamp: datetime) -> E
     lines = [_("Topic: %(topic)s") % {"topic": session.topic.label}]
     if session.series_id:
         lines.append(_("Series: %(series)s") % {"series": session.series.label})
-    names = ", ".join(
-        f"{lec.name} ({lec.organisation})" if lec.organisation else lec.name
-        for lec in session.lecturers.all()
-    )
+    names = lecturer_list(session.lecturers.all())
     if names:
         lines.append(_("Lecturers: %(names)s") % {"names": names})
     lines.append(_("Platform: %(platform)s") % {"platform": session.platform})

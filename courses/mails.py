@@ -34,8 +34,8 @@ def absolute(path: str) -> str:
     return conf.site_url() + path
 
 
-def when(session: Session) -> str:
-    """Date and time in Beijing time, in the active language."""
+def when(session: Session, *, zone: bool = True) -> str:
+    """Date, weekday and time in Beijing time, in the active language."""
     start = timezone.localtime(session.starts_at)
     end = timezone.localtime(session.ends_at)
     day = date_format(start, "DATE_FORMAT")
@@ -44,11 +44,10 @@ def when(session: Session) -> str:
         span = f"{start:%H:%M}–{end:%H:%M}"
     else:
         span = f"{start:%H:%M} – {date_format(end, 'DATE_FORMAT')} {end:%H:%M}"
-    return _("%(day)s (%(weekday)s) %(span)s, Beijing time") % {
-        "day": day,
-        "weekday": weekday,
-        "span": span,
-    }
+    values = {"day": day, "weekday": weekday, "span": span}
+    if not zone:
+        return _("%(day)s (%(weekday)s) %(span)s") % values
+    return _("%(day)s (%(weekday)s) %(span)s, Beijing time") % values
 
 
 def starts_in(minutes: int) -> str:
