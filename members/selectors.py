@@ -43,7 +43,23 @@ def member_area(*, company: MemberCompany) -> dict:
         "fees": list(MembershipFee.objects.filter(company=company).order_by("-year")),
         "relief_requests": list(relief_requests(company=company)),
         "registrations": course_registrations(user_ids=[m.user_id for m in users]),
+        "surveys": open_surveys(company=company),
     }
+
+
+def open_surveys(*, company: MemberCompany) -> list:
+    """Surveys open for filing now, with this company's response status (one query)."""
+    from django.utils import timezone
+
+    from surveys.models import Survey
+    from surveys.selectors import member_surveys
+
+    now = timezone.now()
+    return list(
+        member_surveys(company=company).filter(
+            status=Survey.Status.OPEN, opens_at__lte=now, closes_at__gt=now
+        )
+    )
 
 
 def course_registrations(*, user_ids: list[int]) -> list:

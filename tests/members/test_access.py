@@ -83,3 +83,15 @@ def test_colleague_reads_but_cannot_file(client, admin_member, relief):
     client.force_login(colleague.user)
     assert client.get(f"/members/relief/{relief.pk}/").status_code == 200
     assert client.get("/members/relief/new/").status_code == 403
+
+
+def test_dashboard_lists_open_surveys_with_own_status(client, admin_member):
+    from surveys.models import Survey
+
+    survey = Survey.objects.filter(status="open").first()
+    if survey is None:
+        pytest.skip("no open survey shipped")
+    client.force_login(admin_member.user)
+    html = client.get("/members/").content.decode()
+    assert f'href="/surveys/{survey.slug}/"' in html
+    assert "尚未填报" in html
