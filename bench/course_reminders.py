@@ -103,6 +103,8 @@ def main():
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
     settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
     settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    if os.environ.get("BENCH_WINDOW"):  # claim window of the batch sender (default 20)
+        settings.COURSES_MAIL_CLAIM_WINDOW = int(os.environ["BENCH_WINDOW"])
 
     from django.core.mail import send_mass_mail
     from django.core.management import call_command
@@ -243,7 +245,8 @@ def main():
     ratio = best_reminders / best_mass
     sql = rows[-1][3]
     print(
-        f"recipients {RECIPIENTS}, batches of {batch_size}: {batches}; "
+        f"recipients {RECIPIENTS}, batches of {batch_size}: {batches}, "
+        f"claim window {conf.mail_claim_window()}; "
         f"best ratio {ratio:.2f} (limit {LIMIT}); SQL queries {sql}"
     )
     print(
@@ -254,6 +257,7 @@ def main():
                 "recipients": RECIPIENTS,
                 "batch_size": batch_size,
                 "batches": batches,
+                "claim_window": conf.mail_claim_window(),
                 "send_mass_mail_s": round(best_mass, 3),
                 "reminders_s": round(best_reminders, 3),
                 "ratio": round(ratio, 3),

@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import CharField, Exists, Max, OuterRef, Q, Value
-from django.db.models.functions import Cast, Concat
+from django.db.models import Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -543,6 +542,8 @@ def sessions_close_finished(*, now: datetime | None = None) -> int:
 
 # --- reminders -----------------------------------------------------------------------------
 
+REMINDER_CHUNK = 2000  # registrations read (and checked against the ledger) per query
+
 
 @dataclass
 class ReminderRun:
@@ -586,30 +587,35 @@ def reminders_sweep(*, now: datetime | None = None) -> ReminderRun:
 
 
 def _claim_reminders(session: Session, *, offset: int, now: datetime) -> tuple[int, list[int]]:
+    """Write the session's due reminders for one offset into the outbox (the ledger), a chunk
+    of registrations at a time; returns how many were written and the ids still to send."""
     due_at = session.starts_at - timedelta(minutes=offset)
-    key = Concat(
-        Value("courses.reminder:"),
-        Cast("pk", CharField()),
-        Value(f":{offset}:{session.sequence}"),
-        output_field=CharField(),
-    )
-    rows = (
-        Registration.objects.filter(
-            session=session, status=Registration.Status.CONFIRMED, confirmed_at__lte=due_at
-        )
-        .annotate(reminder_key=key)
-        .exclude(Exists(OutboxMessage.objects.filter(key=OuterRef("reminder_key"))))
-        .order_by("pk")
-        .values("pk", "name", "email", "language")
-    )
+    registrations = Registration.objects.filter(
+        session=session, status=Registration.Status.CONFIRMED, confirmed_at__lte=due_at
+    ).order_by("pk")
     texts = mails.BulkTexts(session, join=True)
     count = 0
 
     def messages():
         nonlocal count
-        for row in rows.iterator(chunk_size=2000):
-            count += 1
-            yield mails.reminder(row, texts, offset=offset)
+        last = 0
+        while True:
+            chunk = list(
+                registrations.filter(pk__gt=last).values("pk", "name", "email", "language")[
+                    :REMINDER_CHUNK
+                ]
+            )
+            if not chunk:
+                return
+            last = chunk[-1]["pk"]
+            keys = {mails.reminder_key(r["pk"], offset, session.sequence): r for r in chunk}
+            claimed = set(
+                OutboxMessage.objects.filter(key__in=list(keys)).values_list("key", flat=True)
+            )
+            for key, row in keys.items():
+                if key not in claimed:
+                    count += 1
+                    yield mails.reminder(row, texts, offset=offset)
 
     ids = outbox_enqueue_many(messages=messages())
     return count, ids
