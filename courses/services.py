@@ -7,9 +7,8 @@ of a session queue on that lock and never oversell it.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
@@ -23,8 +22,6 @@ from cqa_portal.core.tasks import outbox_send_many_task
 
 from . import conf, mails, tokens
 from .models import AttendanceRecord, Registration, Session
-
-logger = logging.getLogger(__name__)
 
 ACTIVE = (Registration.Status.CONFIRMED, Registration.Status.WAITING)
 
@@ -112,6 +109,9 @@ def _place(
     )
     registration.position = position + 1
     free = _free_seats(session)
+    if free:
+        # Seats free while people wait (capacity raised outside the admin): serve them first.
+        free -= len(_promote(session, actor=None, now=now))
     status = (
         Registration.Status.CONFIRMED if free is None or free > 0 else Registration.Status.WAITING
     )
@@ -355,7 +355,6 @@ class SessionSaveResult:
     notified: int = 0
     promoted: int = 0
     over_capacity: int = 0
-    messages: list[str] = field(default_factory=list)
 
 
 @transaction.atomic

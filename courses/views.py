@@ -1,5 +1,9 @@
 """Thin views of the course schedule: read through selectors, write through services."""
 
+import logging
+import time
+
+from allauth.account.adapter import get_adapter
 from django.contrib import messages
 from django.core.cache import cache
 from django.core.paginator import Paginator
@@ -7,6 +11,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -14,6 +19,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from . import ics, selectors, services, tokens
 from .forms import ScheduleFilterForm, VisitorRegistrationForm
 from .models import Registration, Session
+
+logger = logging.getLogger(__name__)
 
 PAST_PER_PAGE = 20
 VISITOR_REQUESTS_PER_WINDOW = 10
@@ -93,15 +100,23 @@ def _render_session(request, session: Session, *, form=None, status=200):
 
 
 def _visitor_allowed(request) -> bool:
-    """At most a few registration requests per address and ten minutes (mail abuse)."""
-    ip = request.META.get("REMOTE_ADDR", "unknown")
-    key = f"courses.register.ip:{ip}"
-    cache.add(key, 0, VISITOR_WINDOW_SECONDS)
+    """At most a few registration requests per client address and ten minutes (mail abuse).
+
+    The address is allauth's proxy-aware client IP, kept only as a keyed hash; if the cache is
+    down the request goes through (the throttle protects, it must not close registration)."""
+    ip = get_adapter(request).get_client_ip(request) or "unknown"
+    digest = salted_hmac("courses.register.ip", ip, algorithm="sha256").hexdigest()
+    bucket = int(time.time() // VISITOR_WINDOW_SECONDS)
+    key = f"courses.register:{digest}:{bucket}"
     try:
+        cache.add(key, 0, VISITOR_WINDOW_SECONDS + 5)
         count = cache.incr(key)
-    except ValueError:
-        cache.set(key, 1, VISITOR_WINDOW_SECONDS)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, VISITOR_WINDOW_SECONDS + 5)
         count = 1
+    except Exception:  # noqa: BLE001 - cache down: let the request through, loudly
+        logger.warning("courses throttle: cache unavailable, request allowed", exc_info=True)
+        return True
     return count <= VISITOR_REQUESTS_PER_WINDOW
 
 

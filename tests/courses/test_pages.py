@@ -255,3 +255,20 @@ def test_schedule_and_feed_queries_fixed_with_500_sessions(client, django_assert
     with django_assert_num_queries(len(small_feed.captured_queries)):
         feed = client.get("/courses/calendar.ics")
     assert feed.content.count(b"BEGIN:VEVENT") == 502
+
+
+def test_registrations_for_users_reads_sessions_in_one_query(django_assert_num_queries):
+    from courses.selectors import registrations_for_users
+
+    users = UserFactory.create_batch(3)
+    for user in users:
+        for session in SessionFactory.create_batch(2):
+            RegistrationFactory(session=session, user=user, email=user.email)
+    RegistrationFactory()  # someone else's
+    with django_assert_num_queries(1):
+        rows = [
+            (r.user.email, r.session.title, r.session.topic.label)
+            for r in registrations_for_users(user_ids=[u.pk for u in users[:2]])
+        ]
+    assert len(rows) == 4
+    assert {email for email, _, _ in rows} == {users[0].email, users[1].email}

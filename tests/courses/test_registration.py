@@ -308,3 +308,21 @@ def test_outbox_keys_make_each_registration_mail_once():
     services.registration_register_user(session_id=session.pk, user=user, language="zh-hans")
     services.registration_register_user(session_id=session.pk, user=user, language="zh-hans")
     assert OutboxMessage.objects.filter(purpose="courses.registration.confirmed").count() == 1
+
+
+def test_people_waiting_are_served_before_a_newcomer_when_seats_appear(
+    mailoutbox, send_after_commit
+):
+    session = SessionFactory(capacity=1)
+    RegistrationFactory(session=session, position=1)
+    waiting = RegistrationFactory(session=session, position=2, status=Registration.Status.WAITING)
+    Session.objects.filter(pk=session.pk).update(capacity=2)  # raised outside the admin
+    outcome = send_after_commit(
+        services.registration_register_user,
+        session_id=session.pk,
+        user=UserFactory(),
+        language="zh-hans",
+    )
+    waiting.refresh_from_db()
+    assert waiting.status == Registration.Status.CONFIRMED
+    assert outcome.status == Registration.Status.WAITING
