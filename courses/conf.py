@@ -33,9 +33,11 @@ def mail_batch_size() -> int:
 
 def mail_claim_window() -> int:
     """Mails a batch sender claims (and marks sent) per database statement. A worker killed
-    mid-batch leaves at most this many in doubt (sent again after the stale-claim window);
-    larger windows mean fewer queries per mail."""
-    return int(getattr(settings, "COURSES_MAIL_CLAIM_WINDOW", 20))
+    mid-batch leaves at most this many in doubt (sent again after the stale-claim window).
+    The default, 1, keeps that to the one mail being handed to the SMTP server: a registrant
+    gets exactly one reminder even when a worker is killed. Larger windows trade that for
+    fewer queries per mail."""
+    return int(getattr(settings, "COURSES_MAIL_CLAIM_WINDOW", 1))
 
 
 def site_url() -> str:
