@@ -34,6 +34,7 @@ LIFETIME = 60  # seconds
 VERSION_TTL = 1.0  # seconds; how late another process's change may show
 # Random per process start, so a forged token can never be the placeholder.
 PLACEHOLDER = "pledges-csrf-" + secrets.token_hex(16)
+_PLACEHOLDER_BYTES = PLACEHOLDER.encode()
 
 
 # The version as this process last read it, and when: re-read at most once a second, so a
@@ -95,7 +96,7 @@ def cacheable(request) -> bool:
 
 # This process's last rendered pages: {(language, path): (version, html)}. Saves fetching and
 # unpickling the page from the cache when the version has not moved.
-_local: dict[tuple[str, str], tuple[int, str]] = {}
+_local: dict[tuple[str, str], tuple[int, bytes]] = {}
 _LOCAL_MAX = 64
 
 
@@ -108,24 +109,24 @@ def serve(request, render):
         version = _version()
         memo = _local.get(where)
         if memo is not None and memo[0] == version:
-            html = memo[1]
+            page = memo[1]
         else:
             key = f"pledges:page:{version}:{where[0]}:{where[1]}"
-            html = cache.get(key)
+            page = cache.get(key)
     except Exception:  # noqa: BLE001 - cache down: render as if uncached
         logger.warning("pledges page cache unavailable", exc_info=True)
         return render(None)
-    if html is None:
+    if page is None:
         response = render(PLACEHOLDER)
-        html = response.content.decode()
+        page = response.content
         if response.status_code != 200:
-            response.content = html.replace(PLACEHOLDER, get_token(request))
+            response.content = page.replace(_PLACEHOLDER_BYTES, get_token(request).encode())
             return response
         try:
-            cache.set(key, html, timeout=LIFETIME)
+            cache.set(key, page, timeout=LIFETIME)
         except Exception:  # noqa: BLE001
             logger.warning("pledges page cache: page not stored", exc_info=True)
     if len(_local) >= _LOCAL_MAX:
         _local.clear()
-    _local[where] = (version, html)
-    return HttpResponse(html.replace(PLACEHOLDER, get_token(request)))
+    _local[where] = (version, page)
+    return HttpResponse(page.replace(_PLACEHOLDER_BYTES, get_token(request).encode()))

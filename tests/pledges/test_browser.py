@@ -16,6 +16,11 @@ def page(chromium_path, live_server):
 
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     with sync_playwright() as playwright:
+        # Inside Playwright's event loop Django uses a connection of its own, which an earlier
+        # test may have left dead (tests/core/test_celery.py ends other sessions): health-check it.
+        from django.db import close_old_connections
+
+        close_old_connections()
         browser = playwright.chromium.launch(
             executable_path=chromium_path,
             headless=True,
