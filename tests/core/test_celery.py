@@ -18,6 +18,7 @@ def real_worker(redis_url, postgres, transactional_db):
         connections.close_all()
 
     task_postrun.connect(close_worker_connections, weak=False)
+    started = _database_now()
     app.conf.task_always_eager = False
     try:
         with start_worker(app, perform_ping_check=False, queues=["mail", "default"]) as worker:
@@ -25,17 +26,28 @@ def real_worker(redis_url, postgres, transactional_db):
     finally:
         app.conf.task_always_eager = True
         task_postrun.disconnect(close_worker_connections)
-        _drop_other_connections()
+        _drop_sessions_opened_since(started)
 
 
-def _drop_other_connections():
-    """End database sessions the worker thread left open, so the test database can be dropped."""
+def _database_now():
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT clock_timestamp()")
+        return cursor.fetchone()[0]
+
+
+def _drop_sessions_opened_since(started):
+    """End the database sessions the worker thread opened (and left open), so the test database
+    can be dropped; sessions of other threads (the live server's) are left alone."""
     from django.db import connection
 
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+            "AND backend_start >= %s",
+            [started],
         )
 
 
