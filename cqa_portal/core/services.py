@@ -6,6 +6,7 @@ records status changes with ``audit_log`` in the transaction that makes them.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import smtplib
 import socket
@@ -100,6 +101,15 @@ def outbox_enqueue_many(*, messages: Iterable[dict], batch_size: int = 500) -> l
     if batch:
         flush()
     return ids
+
+
+def message_id_header(message: OutboxMessage) -> str:
+    """The same Message-ID every time this outbox row is sent. If a worker dies after the SMTP
+    server accepted a mail but before the row was marked sent, the retry is a retransmission of
+    the same message, which mail systems recognise as such, not a second mail."""
+    digest = hashlib.sha256(message.key.encode()).hexdigest()[:24]
+    domain = settings.DEFAULT_FROM_EMAIL.rsplit("@", 1)[-1].strip("> ") or "localhost"
+    return f"<outbox.{message.pk}.{digest}@{domain}>"
 
 
 def _is_temporary(exc: Exception) -> bool:
@@ -225,7 +235,10 @@ def outbox_send_many(*, message_ids: Iterable[int], window: int = 1) -> int:
                             from_email=settings.DEFAULT_FROM_EMAIL,
                             to=[message.to],
                             connection=smtp,
-                            headers={"X-Portal-Message": message.key[:200]},
+                            headers={
+                                "X-Portal-Message": message.key[:200],
+                                "Message-ID": message_id_header(message),
+                            },
                         )
                         if message.html_body:
                             email.attach_alternative(message.html_body, "text/html")

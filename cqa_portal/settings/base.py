@@ -202,7 +202,7 @@ IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "change"
 IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
 
 # Outbox: how long a claimed message may stay "sending" before the sweep takes it back.
-OUTBOX_STALE_CLAIM_SECONDS = 600
+OUTBOX_STALE_CLAIM_SECONDS = env.int("OUTBOX_STALE_CLAIM_SECONDS", default=600)
 OUTBOX_MAX_ATTEMPTS = 6
 
 # Free courses (courses/conf.py has the other knobs): reminders go this many minutes before the

@@ -164,3 +164,14 @@ def test_beat_schedule_declares_the_sweeps():
     assert {"core.outbox.sweep", "core.outbox.purge"} <= tasks
     for task in tasks:
         assert task in app.tasks, task
+
+
+@pytest.mark.django_db
+def test_message_id_is_stable_per_row_so_a_retry_is_a_retransmission(mailoutbox):
+    message = _enqueue()
+    services.outbox_send(message_id=message.pk)
+    OutboxMessage.objects.filter(pk=message.pk).update(status=OutboxMessage.Status.PENDING)
+    services.outbox_send(message_id=message.pk)  # e.g. after a worker died before marking it
+    first, second = (m.extra_headers["Message-ID"] for m in mailoutbox)
+    assert first == second == services.message_id_header(message)
+    assert first.startswith(f"<outbox.{message.pk}.") and first.endswith("@caq.example.org>")
