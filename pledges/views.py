@@ -1,4 +1,5 @@
 import logging
+import secrets
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -62,7 +63,9 @@ def _company_context(request, initiative) -> dict:
 def _letter_page(request, letter, *, is_current: bool, csrf_token=None):
     initiative = letter.initiative if letter else None
     if initiative is not None and not (
-        initiative.is_published and initiative.published_at <= timezone.now()
+        initiative.is_published
+        and initiative.published_at is not None
+        and initiative.published_at <= timezone.now()
     ):
         initiative = None
     summary = selectors.tally_summary(initiative_id=initiative.pk if initiative else None)
@@ -237,7 +240,7 @@ def withdraw(request, token: str):
             return _link_problem(request, "gone")
         return render(request, "pledges/withdrawn.html")
     signature = Signature.objects.select_related("initiative").filter(pk=pk).first()
-    if signature is None or signature.link_key != key:
+    if signature is None or not secrets.compare_digest(signature.link_key, key):
         return _link_problem(request, "gone")
     if signature.status == Signature.Status.WITHDRAWN:
         return render(request, "pledges/withdrawn.html")
