@@ -17,17 +17,14 @@ JSON object as the last line.
 import json
 import multiprocessing
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
-from _setup import ROOT, django_setup
+from _server import TRIVIAL, free_port, request, start_server, stop_server
+from _setup import django_setup
 
-HERE = Path(__file__).resolve().parent
 SECONDS = 3.0  # per round and URL; the first command-line argument overrides it
 ROUNDS = 7  # pairs of back-to-back measurements; the ratio is the median of the pairs' ratios
 SIGNATURES = 10_000
@@ -37,38 +34,7 @@ CLIENT_THREADS = 4
 LIMIT = 0.7
 LETTER_SLUG = "bench-open-letter"
 INITIATIVE_SLUG = "bench-initiative"
-TRIVIAL = "/bench/trivial/"
 LETTER = "/open-letter/"
-
-
-# --- the server side: gunicorn imports this module and calls wsgi_app() -------------------
-
-
-def _trivial(request):
-    from django.http import HttpResponse
-
-    return HttpResponse("ok", content_type="text/plain")
-
-
-def wsgi_app():
-    """Gunicorn's app factory: the portal plus one trivial view, same settings and middleware."""
-    import types
-
-    sys.path.insert(0, str(ROOT))
-    from django.core.wsgi import get_wsgi_application
-
-    application = get_wsgi_application()
-    from django.conf import settings
-    from django.urls import include, path
-
-    urls = types.ModuleType("open_letter_bench_urls")
-    urls.urlpatterns = [
-        path(TRIVIAL.strip("/") + "/", _trivial),
-        path("", include("cqa_portal.urls")),
-    ]
-    sys.modules[urls.__name__] = urls
-    settings.ROOT_URLCONF = urls.__name__
-    return application
 
 
 # --- data ---------------------------------------------------------------------------------
@@ -147,17 +113,6 @@ def cleanup() -> None:
 # --- the client side ----------------------------------------------------------------------
 
 
-def _request(port: int, path: str) -> bytes:
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        sock.sendall(
-            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode()
-        )
-        chunks = []
-        while chunk := sock.recv(65536):
-            chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def _client(args) -> tuple[int, int]:
     port, path, seconds = args
     done, bad = [0], [0]
@@ -165,7 +120,7 @@ def _client(args) -> tuple[int, int]:
 
     def loop():
         while time.monotonic() < deadline:
-            response = _request(port, path)
+            response = request(port, path)
             if response.startswith(b"HTTP/1.1 200"):
                 done[0] += 1
             else:
@@ -190,61 +145,16 @@ def measure(pool, port: int, path: str, seconds: float) -> float:
     return ok / elapsed
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_server(port: int) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "cqa_portal.settings.local",
-        "DEBUG": "false",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        # As in production: persistent database connections.
-        "CONN_MAX_AGE": "60",
-        "LOG_LEVEL": "WARNING",
-    }
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--chdir",
-            str(HERE),
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(WORKERS),
-            "--log-level",
-            "warning",
-            "open_letter:wsgi_app()",
-        ],  # fmt: skip
-        env=env,
-        cwd=ROOT,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if _request(port, TRIVIAL).startswith(b"HTTP/1.1 200"):
-                return server
-        except OSError:
-            time.sleep(0.2)
-    server.terminate()
-    raise SystemExit("gunicorn did not start")
-
-
 def main(seconds: float = SECONDS) -> dict:
     django_setup()
     from django.db import connection
 
     seed()
     connection.close()  # the client processes fork from here
-    port = _free_port()
-    server = start_server(port)
+    port = free_port()
+    server = start_server(port, workers=WORKERS)
     try:
-        page = _request(port, LETTER)
+        page = request(port, LETTER)
         if b'id="count-total">10000<' not in page:
             raise SystemExit("the open letter page does not show the 10,000 signatures")
         with multiprocessing.get_context("fork").Pool(CLIENT_PROCESSES) as pool:
@@ -260,8 +170,7 @@ def main(seconds: float = SECONDS) -> dict:
                     trivial.append(measure(pool, port, TRIVIAL, seconds))
                     letter.append(measure(pool, port, LETTER, seconds))
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        stop_server(server)
         cleanup()
     t_trivial, t_letter = statistics.median(trivial), statistics.median(letter)
     ratios = sorted(lt / tr for lt, tr in zip(letter, trivial, strict=True))
