@@ -1,4 +1,5 @@
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import Count, Q
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
@@ -120,9 +121,13 @@ class InitiativeAdmin(PublishingAdmin):
         )
 
 
+URL_FIELDS = {models.URLField: {"assume_scheme": "https"}}
+
+
 class AllianceMemberInline(admin.TabularInline):
     model = AllianceMember
     extra = 0
+    formfield_overrides = URL_FIELDS
     fields = ["order", "name", "name_en", "short_name", "website", "joined_on", "is_sample"]
 
 
@@ -148,6 +153,7 @@ class AllianceMemberAdmin(ImportExportModelAdmin):
     nothing written) and export."""
 
     resource_classes = [AllianceMemberResource]
+    formfield_overrides = URL_FIELDS
     import_formats = IMPORT_FORMATS
     export_formats = EXPORT_FORMATS
     to_encoding = "utf-8-sig"  # Excel opens the CSV's Chinese correctly
