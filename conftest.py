@@ -62,3 +62,37 @@ def chromium_path():
     path = shutil.which("chromium") or "/usr/bin/chromium"
     need(os.path.exists(path), "needs Debian's chromium package")
     return path
+
+
+@pytest.fixture
+def page(chromium_path, live_server):
+    """A headless page in Debian's Chromium (never a downloaded browser), for browser tests.
+
+    Playwright's sync API runs an event loop in this thread, inside which Django keeps database
+    connections of their own: they are health-checked at the start (an earlier test may have
+    ended them) and closed at the end, so the test database can be dropped.
+    """
+    from django.db import close_old_connections, connections
+    from playwright.sync_api import sync_playwright
+
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        close_old_connections()
+        browser = playwright.chromium.launch(
+            executable_path=chromium_path,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        try:
+            yield browser.new_page()
+        finally:
+            browser.close()
+            connections.close_all()
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)

@@ -1,6 +1,5 @@
 """A visitor signs the initiative in a real browser and confirms it from the captured email."""
 
-import os
 import re
 
 import pytest
@@ -8,36 +7,6 @@ import pytest
 from .factories import CommitmentFactory, InitiativeItemFactory, LetterFactory
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def page(chromium_path, live_server):
-    from playwright.sync_api import sync_playwright
-
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        # Inside Playwright's event loop Django uses a connection of its own, which an earlier
-        # test may have left dead (tests/core/test_celery.py ends other sessions): health-check it.
-        from django.db import close_old_connections
-
-        close_old_connections()
-        browser = playwright.chromium.launch(
-            executable_path=chromium_path,
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        try:
-            yield browser.new_page()
-        finally:
-            browser.close()
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
 
 
 @pytest.mark.django_db(transaction=True)
