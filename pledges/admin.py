@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from import_export.admin import ExportActionMixin, ImportExportModelAdmin
 
-from cqa_portal.core.admin import AuditHistoryInline
+from cqa_portal.core.admin import AuditHistoryInline, SpreadsheetImportMixin
 
 from . import pagecache, services
 from .exports import (
@@ -148,9 +148,9 @@ class AllianceAdmin(PublishingAdmin):
 
 
 @admin.register(AllianceMember)
-class AllianceMemberAdmin(ImportExportModelAdmin):
-    """Member associations; import from CSV/XLSX (bad rows listed with their row numbers,
-    nothing written) and export."""
+class AllianceMemberAdmin(SpreadsheetImportMixin, ImportExportModelAdmin):
+    """Member associations; import from CSV (UTF-8 or GBK) or XLSX (bad rows listed with their
+    row numbers, nothing written) and export."""
 
     resource_classes = [AllianceMemberResource]
     formfield_overrides = URL_FIELDS

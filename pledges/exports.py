@@ -9,7 +9,9 @@ so the formats here do it properly and only for this app.
 """
 
 import tablib
+from django import forms
 from django.core.exceptions import ValidationError
+from django.core.validators import ProhibitNullCharactersValidator
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from import_export import fields, resources, widgets
@@ -140,6 +142,32 @@ class AllianceWidget(widgets.ForeignKeyWidget):
         return alliance
 
 
+class _DateCell(widgets.DateWidget):
+    """A date as 2020-03-13 (or a spreadsheet date); anything else is refused in the reader's
+    language (the library's own message is English only)."""
+
+    def clean(self, value, row=None, **kwargs):
+        if isinstance(value, str):
+            value = value.strip()
+        try:
+            return super().clean(value, row, **kwargs)
+        except (ValueError, TypeError):
+            raise ValueError(
+                gettext("Enter the date as YYYY-MM-DD, for example 2020-03-13.")
+            ) from None
+
+
+class _WholeNumberCell(widgets.IntegerWidget):
+    """A whole number; text, NaN, infinity or a number too long to read is refused with a
+    message instead of a decimal-module error."""
+
+    def clean(self, value, row=None, **kwargs):
+        try:
+            return super().clean(value, row, **kwargs)
+        except (ValueError, TypeError, ArithmeticError):
+            raise ValueError(forms.IntegerField.default_error_messages["invalid"]) from None
+
+
 class AllianceMemberResource(resources.ModelResource):
     """Import and export of member associations. A row matches an existing member by alliance
     and name; any bad row stops the whole import (the admin shows each with its row number and
@@ -147,8 +175,9 @@ class AllianceMemberResource(resources.ModelResource):
 
     alliance = fields.Field(attribute="alliance", column_name="alliance", widget=AllianceWidget())
     joined_on = fields.Field(
-        attribute="joined_on", column_name="joined_on", widget=widgets.DateWidget("%Y-%m-%d")
+        attribute="joined_on", column_name="joined_on", widget=_DateCell("%Y-%m-%d")
     )
+    order = fields.Field(attribute="order", column_name="order", widget=_WholeNumberCell())
 
     class Meta:
         model = AllianceMember
@@ -161,6 +190,28 @@ class AllianceMemberResource(resources.ModelResource):
         clean_model_instances = True
         skip_unchanged = True
         use_transactions = True
+
+    REQUIRED_COLUMNS = ("alliance", "name", "joined_on")
+
+    def before_import(self, dataset, **kwargs):
+        headers = [str(h).strip() if h is not None else "" for h in (dataset.headers or [])]
+        missing = [c for c in self.REQUIRED_COLUMNS if c not in headers]
+        if missing:
+            del dataset[0 : len(dataset)]  # one clear message, not one per row
+            raise ValueError(
+                gettext("The file is missing the required columns: %(columns)s.")
+                % {"columns": ", ".join(missing)}
+            )
+        dataset.headers = headers
+
+    def before_import_row(self, row, **kwargs):
+        # NUL cannot be stored (PostgreSQL refuses it, even in a lookup): say so for the row.
+        bad = [key for key, value in row.items() if isinstance(value, str) and "\x00" in value]
+        if bad:
+            raise ValidationError(
+                {key: ProhibitNullCharactersValidator.message for key in bad if key}
+                or ProhibitNullCharactersValidator.message
+            )
 
     def get_instance(self, instance_loader, row):
         # An unknown alliance is reported with the row's other errors by import_instance.

@@ -1,0 +1,460 @@
+"""Property-based: random and hostile input to the signing and co-sign forms, the company
+signing actions, the signature links, the wall filters and the alliance-member import never
+causes a 500 or a partial write, and always gets a message in Chinese."""
+
+import io
+import re
+from urllib.parse import quote
+
+import pytest
+import tablib
+from django.core import signing
+from django.core.files.uploadedfile import SimpleUploadedFile
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cqa_portal.core.models import AuditEntry, OutboxMessage
+from pledges import tokens
+from pledges.exports import AllianceMemberResource
+from pledges.models import Alliance, AllianceMember, CoSignature, Signature, SignatureTally
+from tests.factories import StaffFactory
+
+from .factories import (
+    PILOT_USCC,
+    VALID_USCC,
+    AllianceFactory,
+    AllianceMemberFactory,
+    MembershipFactory,
+)
+
+HOSTILE = st.one_of(
+    st.text(max_size=300),
+    st.sampled_from(
+        [
+            "=cmd|' /C calc'!A0",
+            '=HYPERLINK("http://evil.example","点我")',
+            "<script>alert(1)</script>",
+            "'; DROP TABLE pledges_signature; --",
+            "\x00\x01\x02",
+            "a\x00b",
+            "\r\nSet-Cookie: x=1",
+            "９１１１００００６０００３７３４１Ｌ",
+            "-1e309",
+            "NaN",
+            "9" * 400,
+            "-" + "9" * 30,
+            "𠮷" * 50,
+            "😀" * 120,
+            "x" * 5000,
+        ]
+    ),
+)
+HUGE_IDS = st.one_of(
+    st.integers(min_value=-(10**30), max_value=10**30),
+    st.sampled_from([2**31, 2**63 - 1, 2**63, 2**64, -(2**63) - 1, int("9" * 400)]),
+)
+SETTINGS = settings(
+    max_examples=35,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+CJK = re.compile(r"[\u4e00-\u9fff]")
+ERROR_BLOCK = re.compile(
+    r'<div class="(?:invalid-feedback[^"]*|alert alert-danger)"[^>]*>(.*?)</div>', re.S
+)
+
+
+def valid_or(value):
+    """Mostly a good value, sometimes a hostile one: reaches the service as well as the form."""
+    return st.one_of(st.just(value), HOSTILE)
+
+
+def assert_chinese_error(html: str, sent) -> None:
+    """An error is shown, and it is written in Chinese (not merely echoing what was sent)."""
+    blocks = ERROR_BLOCK.findall(html)
+    assert blocks, html[-2000:]
+    assert_chinese(" ".join(blocks), sent)
+
+
+def assert_chinese(message: str, sent) -> None:
+    for value in sent:
+        if isinstance(value, str) and value:
+            message = message.replace(value, "")
+    assert CJK.search(message), message
+
+
+def import_messages(result) -> list[str]:
+    """Every message an import shows: whole-file errors, row errors, invalid cells."""
+    messages = [str(error.error) for error in result.base_errors]
+    messages += [str(e.error) for _number, errors in result.row_errors() for e in errors]
+    for row in result.invalid_rows:
+        messages += [str(m) for ms in row.error_dict.values() for m in ms]
+    return messages
+
+
+def snapshot() -> tuple:
+    return (
+        Signature.objects.count(),
+        SignatureTally.objects.count(),
+        CoSignature.objects.count(),
+        OutboxMessage.objects.count(),
+        AuditEntry.objects.count(),
+    )
+
+
+@pytest.fixture
+def open_limits(settings):
+    # Many examples come from one test address: the per-IP throttle is tested elsewhere.
+    settings.PLEDGES_SIGN_RATE = (10**6, 3600)
+    settings.PLEDGES_COSIGN_RATE = (10**6, 3600)
+
+
+# --- signing -----------------------------------------------------------------------------------
+
+
+@SETTINGS
+@given(
+    kind=st.one_of(st.sampled_from(["enterprise", "individual"]), HOSTILE),
+    organisation=valid_or("湖北示范精密制造有限公司"),
+    uscc=st.one_of(st.sampled_from([VALID_USCC, PILOT_USCC, ""]), HOSTILE),
+    name=valid_or("王质量"),
+    title=valid_or("质量总监"),
+    province=st.one_of(st.sampled_from(["42", "11", "81"]), HOSTILE),
+    email=st.one_of(st.sampled_from(["Quality.Head@Example.com", "li@example.com"]), HOSTILE),
+    show_name=st.one_of(st.just("on"), st.just(""), HOSTILE),
+    consent=st.one_of(st.just("on"), st.just(""), HOSTILE),
+    honeypot=st.one_of(st.just(""), st.just(""), HOSTILE),
+)
+def test_signing_never_500_and_writes_nothing_when_refused(
+    client,
+    initiative,
+    open_limits,
+    kind,
+    organisation,
+    uscc,
+    name,
+    title,
+    province,
+    email,
+    show_name,
+    consent,
+    honeypot,
+):
+    prefix = {"enterprise": "ent", "individual": "ind"}.get(kind, "ent")
+    fields = {
+        "organisation": organisation,
+        "uscc": uscc,
+        "name": name,
+        "title": title,
+        "province": province,
+        "email": email,
+        "show_name": show_name,
+        "privacy_consent": consent,
+    }
+    data = {
+        "kind": kind,
+        "homepage_url": honeypot,
+        **{f"{prefix}-{k}": v for k, v in fields.items()},
+    }
+    before = snapshot()
+    response = client.post(f"/initiatives/{initiative.slug}/sign/", data)
+    assert response.status_code in (200, 302)
+    if response.status_code == 302:
+        assert response["Location"] == f"/initiatives/{initiative.slug}/sign/thanks/"
+        if honeypot and kind in ("enterprise", "individual"):
+            assert snapshot() == before  # a bot is answered like a person, nothing stored
+        else:
+            signature = Signature.objects.get(email=email.strip().lower())
+            assert signature.status == Signature.Status.PENDING
+            assert "\x00" not in signature.name + signature.organisation + signature.title
+    else:
+        assert snapshot() == before
+        assert_chinese_error(response.content.decode(), fields.values())
+
+
+@SETTINGS
+@given(
+    organisation=valid_or("某省机械行业协会"),
+    organisation_en=st.one_of(st.just(""), HOSTILE),
+    organisation_type=st.one_of(st.sampled_from(["association", "enterprise"]), HOSTILE),
+    uscc=st.one_of(st.sampled_from([VALID_USCC, PILOT_USCC, ""]), HOSTILE),
+    province=st.one_of(st.sampled_from(["37", "65"]), HOSTILE),
+    website=st.one_of(st.sampled_from(["", "https://assoc.example.org", "assoc.cn"]), HOSTILE),
+    contact_name=valid_or("赵秘书长"),
+    contact_email=valid_or("zhao@assoc.example.org"),
+    contact_phone=st.one_of(st.just("027-12345678"), HOSTILE),
+    statement=st.one_of(st.just(""), HOSTILE),
+    consent=st.one_of(st.just("on"), HOSTILE),
+    honeypot=st.one_of(st.just(""), st.just(""), HOSTILE),
+)
+def test_cosign_application_never_500_and_writes_nothing_when_refused(
+    client,
+    db,
+    open_limits,
+    organisation,
+    organisation_en,
+    organisation_type,
+    uscc,
+    province,
+    website,
+    contact_name,
+    contact_email,
+    contact_phone,
+    statement,
+    consent,
+    honeypot,
+):
+    if not Alliance.objects.exists():
+        AllianceFactory()
+    fields = {
+        "organisation": organisation,
+        "organisation_en": organisation_en,
+        "organisation_type": organisation_type,
+        "uscc": uscc,
+        "province": province,
+        "website": website,
+        "contact_name": contact_name,
+        "contact_email": contact_email,
+        "contact_phone": contact_phone,
+        "statement": statement,
+        "privacy_consent": consent,
+    }
+    before = snapshot()
+    response = client.post("/alliance/co-sign/", {**fields, "homepage_url": honeypot})
+    assert response.status_code in (200, 302)
+    if response.status_code == 302:
+        assert response["Location"] == "/alliance/co-sign/thanks/"
+        if honeypot:
+            assert snapshot() == before
+    else:
+        assert snapshot() == before
+        assert_chinese_error(response.content.decode(), fields.values())
+
+
+# --- member company actions, links, filters ---------------------------------------------------
+
+
+@pytest.fixture
+def company_admin(client, initiative):
+    membership = MembershipFactory()
+    client.force_login(membership.user)
+    return membership
+
+
+@SETTINGS
+@given(show_name=HOSTILE, next_url=HOSTILE, withdraw=st.booleans())
+def test_company_sign_and_withdraw_never_500_and_never_redirect_off_site(
+    client, initiative, company_admin, show_name, next_url, withdraw
+):
+    action = "withdraw" if withdraw else ""
+    url = f"/initiatives/{initiative.slug}/sign/company/{action + '/' if action else ''}"
+    response = client.post(url, {"show_name": show_name, "next": next_url})
+    assert response.status_code == 302
+    location = response["Location"]
+    assert location.startswith("/") and not location.startswith("//")
+    assert "\n" not in location and "\r" not in location
+    assert Signature.objects.filter(company=company_admin.company).count() <= 1
+
+
+@SETTINGS
+@given(slug=HOSTILE, what=st.sampled_from(["sign/", "sign/company/", "sign/company/withdraw/"]))
+def test_hostile_initiative_slugs_are_404(client, company_admin, open_limits, slug, what):
+    before = snapshot()
+    response = client.post(f"/initiatives/{quote(slug, safe='')}/{what}", {"kind": "individual"})
+    assert response.status_code in (404, 405)
+    assert snapshot() == before
+
+
+@SETTINGS
+@given(
+    token=st.one_of(
+        HOSTILE,
+        HUGE_IDS.map(lambda n: f"{n}.abc:def"),
+        HUGE_IDS.map(lambda n: signing.Signer(salt=tokens.WITHDRAW_SALT).sign(f"{n}.key")),
+        HUGE_IDS.map(lambda n: signing.TimestampSigner(salt=tokens.CONFIRM_SALT).sign(f"{n}.key")),
+    ),
+    which=st.sampled_from(["confirm", "withdraw"]),
+    method=st.sampled_from(["get", "post"]),
+)
+def test_hostile_signature_links_get_a_readable_page(client, initiative, token, which, method):
+    before = snapshot()
+    response = getattr(client, method)(f"/signatures/{which}/{quote(token, safe='')}/")
+    assert response.status_code in (400, 404, 405, 410)
+    assert snapshot() == before
+    if response.status_code in (400, 410):
+        assert CJK.search(response.content.decode())
+
+
+@SETTINGS
+@given(kind=HOSTILE, province=HOSTILE, page=st.one_of(HOSTILE, HUGE_IDS.map(str)))
+def test_wall_filters_never_500(client, initiative, kind, province, page):
+    response = client.get(
+        f"/initiatives/{initiative.slug}/signatures/",
+        {"kind": kind, "province": province, "page": page},
+    )
+    assert response.status_code == 200
+
+
+# --- the alliance-member import ---------------------------------------------------------------
+
+COLUMNS = [
+    "alliance",
+    "name",
+    "name_en",
+    "short_name",
+    "website",
+    "joined_on",
+    "order",
+    "is_sample",
+]
+
+
+@SETTINGS
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.one_of(st.sampled_from(["resumption-alliance", ""]), HOSTILE),
+            valid_or("新协会甲"),
+            st.one_of(st.just(""), HOSTILE),
+            st.one_of(st.just("甲"), HOSTILE),
+            st.one_of(st.sampled_from(["", "https://a.example.org"]), HOSTILE),
+            st.one_of(st.sampled_from(["2020-03-13"]), HOSTILE),
+            st.one_of(st.sampled_from(["1", "", "70000"]), HOSTILE, HUGE_IDS.map(str)),
+            st.one_of(st.sampled_from(["0", "1", ""]), HOSTILE),
+        ),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_alliance_member_import_never_raises_and_is_all_or_nothing(db, rows):
+    alliance = Alliance.objects.filter(slug="resumption-alliance").first() or AllianceFactory(
+        slug="resumption-alliance"
+    )
+    if not alliance.members.exists():
+        AllianceMemberFactory(alliance=alliance, name="中国质量协会")
+    before = list(AllianceMember.objects.order_by("pk").values())
+    dataset = tablib.Dataset(*[list(r) for r in rows], headers=COLUMNS)
+    result = AllianceMemberResource().import_data(
+        dataset, dry_run=False, use_transactions=True, rollback_on_validation_errors=True
+    )
+    if result.has_errors() or result.has_validation_errors():
+        assert list(AllianceMember.objects.order_by("pk").values()) == before
+        messages = import_messages(result)
+        assert messages
+        for message in messages:
+            assert_chinese(message, [cell for row in rows for cell in row])
+    else:
+        names = {r[1].strip() for r in rows}
+        assert names <= set(alliance.members.values_list("name", flat=True))
+    AllianceMember.objects.exclude(name="中国质量协会").delete()
+
+
+@pytest.fixture
+def staff_client(client, db):
+    client.force_login(StaffFactory())
+    return client
+
+
+def _admin_import(client, content: bytes, name="members.csv", fmt="0"):
+    return client.post(
+        "/admin/pledges/alliancemember/import/",
+        {"resource": "0", "format": fmt, "import_file": SimpleUploadedFile(name, content)},
+    )
+
+
+def test_admin_import_reads_gbk_csv(staff_client):
+    AllianceFactory(slug="resumption-alliance")
+    csv = (
+        "alliance,name,name_en,short_name,website,joined_on,order,is_sample\n"
+        "resumption-alliance,湖北省质量协会,Hubei QA,鄂质协,https://a.example.org,2020-03-13,1,0\n"
+    )
+    response = _admin_import(staff_client, csv.encode("gbk"))
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "确认导入" in html and "湖北省质量协会" in html
+    assert not AllianceMember.objects.exists()  # nothing before confirmation
+    confirm = staff_client.post(
+        "/admin/pledges/alliancemember/process_import/", response.context["confirm_form"].initial
+    )
+    assert confirm.status_code == 302
+    assert AllianceMember.objects.get().short_name == "鄂质协"
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "alliance,name,joined_on\nresumption-alliance,协会,2020年3月13日\n".encode("gbk"),
+        b"\x89PNG\r\n\x1a\n\x00\x00binary\xff\xfe",
+        b"",
+        b'alliance;name\n"unterminated,quote\n',
+        b"only,header,row\n",
+        b"name_en,website\nx,https://x.example\n",
+        (
+            "alliance,name,name_en,short_name,website,joined_on,order,is_sample\n"
+            + "resumption-alliance,=1+1,x,y,=cmd|' /C calc'!A0,2020-03-13,1,0\n"
+        ).encode(),
+        (
+            "alliance,name,name_en,short_name,website,joined_on,order,is_sample\n"
+            + "".join(
+                f"resumption-alliance,协会{n},x,y,not a url,2020-03-13,{n},0\n" for n in range(3000)
+            )
+        ).encode(),
+    ],
+    ids=[
+        "gbk-bad-date",
+        "binary",
+        "empty",
+        "broken-csv",
+        "missing-columns",
+        "no-name-column",
+        "formulas",
+        "many-bad-rows",
+    ],
+)
+def test_admin_import_of_broken_files_shows_a_message_and_writes_nothing(staff_client, content):
+    AllianceFactory(slug="resumption-alliance")
+    response = _admin_import(staff_client, content)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Traceback" not in html
+    assert "UnicodeDecodeError" not in html and "KeyError" not in html
+    assert any(
+        message in html
+        for message in [
+            "无法读取文件",
+            "缺少必需的列",
+            "没有可导入的有效数据",
+            "输入一个有效的",
+            "此字段不能为空",
+            "日期",
+            "空文件",
+        ]
+    ), html[-3000:]
+    assert not response.context.get("confirm_form")
+    assert not AllianceMember.objects.exists()
+
+
+def test_admin_import_xlsx_with_formulas_stores_text_not_formulas(staff_client):
+    from openpyxl import Workbook
+
+    AllianceFactory(slug="resumption-alliance")
+    book = Workbook()
+    sheet = book.active
+    sheet.append(COLUMNS)
+    sheet.append(["resumption-alliance", '=HYPERLINK("http://x","y")', "", "", "", "2020-03-13"])
+    sheet.append(["resumption-alliance", "=1+1", "", "", "", "2020-03-13", "=2*3", "0"])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    response = _admin_import(staff_client, buffer.getvalue(), name="m.xlsx", fmt="1")
+    assert response.status_code == 200
+    assert "Traceback" not in response.content.decode()
+    assert not AllianceMember.objects.exists()
+
+
+def test_admin_import_rejects_huge_files(staff_client, settings):
+    AllianceFactory(slug="resumption-alliance")
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+    response = _admin_import(staff_client, b"a" * (12 * 1024 * 1024))
+    assert response.status_code in (200, 400, 413)
+    assert "Traceback" not in response.content.decode(errors="replace")
+    assert not AllianceMember.objects.exists()
