@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum < requirements.txt | cut -d' ' -f1)
 TEST_SETTINGS := DJANGO_SETTINGS_MODULE=cqa_portal.settings.test
 
-.PHONY: venv run run-full test lint format messages bench clean
+.PHONY: venv run run-full test lint format messages bench drills clean
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -56,6 +56,11 @@ messages: venv
 bench: venv
 	$(BIN)/python manage.py migrate --noinput -v0
 	$(BIN)/python bench/run.py
+
+## make drills: the fault drills (bench/drills/), each with a database and Redis of its own;
+## DRILLS="worker_kill" runs only the named ones (see bench/README.md)
+drills: venv
+	$(BIN)/python bench/drills/run.py $(DRILLS)
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache
