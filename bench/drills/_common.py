@@ -89,9 +89,7 @@ class Worker:
         self.queues = queues
         self.name = name
         self.process: subprocess.Popen | None = None
-        self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - kept open for the worker's life
-            prefix=f"cqa-{name}-", suffix=".log", delete=False
-        )
+        self.log = tempfile.NamedTemporaryFile(prefix=f"cqa-{name}-", suffix=".log", delete=False)
         self.starts = 0
 
     def start(self) -> Worker:
