@@ -12,7 +12,7 @@ from django.utils.translation import ngettext
 from import_export.admin import ExportMixin, ImportMixin
 from import_export.formats.base_formats import CSV, XLSX
 
-from cqa_portal.core.admin import AuditHistoryInline
+from cqa_portal.core.admin import AuditHistoryInline, SpreadsheetImportMixin
 
 from . import selectors, services
 from .models import AttendanceRecord, Lecturer, Registration, Series, Session, Topic
@@ -66,9 +66,9 @@ class CancelForm(forms.Form):
 
 
 @admin.register(Session)
-class SessionAdmin(ImportMixin, admin.ModelAdmin):
+class SessionAdmin(SpreadsheetImportMixin, ImportMixin, admin.ModelAdmin):
     """Sessions with their registration and waiting counts. "Import" on the list takes the
-    live platform's attendance export."""
+    live platform's attendance export (CSV in UTF-8 or GBK, or XLSX)."""
 
     resource_classes = [AttendanceResource]
     import_formats = [CSV, XLSX]

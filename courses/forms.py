@@ -53,6 +53,7 @@ class VisitorRegistrationForm(forms.Form):
     name = forms.CharField(label=_("Full name"), max_length=150)
     email = forms.EmailField(
         label=_("Email"),
+        max_length=254,  # the column's length: a longer (valid) address would not fit
         help_text=_("We send the confirmation link, the join link and reminders here."),
     )
     organisation = forms.CharField(

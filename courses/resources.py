@@ -53,19 +53,37 @@ def _text(value) -> str:
     return str(value).strip()
 
 
+# The largest id a database column holds, and the largest count the participants column holds:
+# beyond them a value is refused in the row instead of failing in the database.
+MAX_ID = 2**63 - 1
+MAX_PARTICIPANTS = 2**31 - 1
+EMAIL_MAX_LENGTH = AttendanceRecord._meta.get_field("email").max_length
+
+
 def _integer(value: str) -> int | None:
-    """A whole number, allowing thousands separators and XLSX's 12.0; None if not one."""
+    """A whole number, allowing thousands separators and XLSX's 12.0; None if not one (text,
+    NaN, infinity, fractions, or more than a database column holds)."""
     cleaned = value.replace(",", "").replace("，", "").replace(" ", "")
+    if len(cleaned) > 40:
+        return None
     try:
         number = Decimal(cleaned)
     except InvalidOperation:
         return None
-    if number != number.to_integral_value():
+    if not number.is_finite() or number != number.to_integral_value() or abs(number) > MAX_ID:
         return None
     return int(number)
 
 
+def _count(value: str) -> int | None:
+    """A participant count the database can hold, or None."""
+    number = _integer(value)
+    return number if number is not None and 0 <= number <= MAX_PARTICIPANTS else None
+
+
 def _valid_email(value: str) -> bool:
+    if len(value) > EMAIL_MAX_LENGTH:
+        return False
     try:
         validate_email(value)
     except ValidationError:
@@ -99,14 +117,18 @@ class AttendanceResource(resources.ModelResource):
     # --- whole-file checks, before any row ---------------------------------------------------
 
     def before_import(self, dataset, **kwargs):
-        headers = [HEADER_ALIASES.get(_text(h).lower(), _text(h).lower()) for h in dataset.headers]
-        dataset.headers = headers
+        headers = [
+            HEADER_ALIASES.get(_text(h).lower(), _text(h).lower()) for h in dataset.headers or []
+        ]
+        problem = ""
         if "session" not in headers:
-            raise ValueError(_("The file has no “session” column (the session number)."))
-        if "participants" not in headers and "email" not in headers:
-            raise ValueError(
-                _("The file needs a “participants” column (a count) or an “email” column.")
-            )
+            problem = _("The file has no “session” column (the session number).")
+        elif "participants" not in headers and "email" not in headers:
+            problem = _("The file needs a “participants” column (a count) or an “email” column.")
+        if problem:
+            del dataset[0 : len(dataset)]  # one clear message, not one per row
+            raise ValueError(problem)
+        dataset.headers = headers
         rows = [dict(zip(headers, values, strict=False)) for values in dataset]
         numbers = {_integer(_text(r.get("session"))) for r in rows}
         self._sessions = Session.objects.in_bulk([n for n in numbers if n])
@@ -114,8 +136,8 @@ class AttendanceResource(resources.ModelResource):
         count_row: dict[int, int] = {}
         for number, row in enumerate(rows, 1):
             session_id = _integer(_text(row.get("session")))
-            count = _integer(_text(row.get("participants")))
-            has_count = count is not None and count >= 0
+            count = _count(_text(row.get("participants")))
+            has_count = count is not None
             has_email = _valid_email(_text(row.get("email")))
             if not session_id or has_count == has_email:
                 continue
@@ -175,8 +197,8 @@ class AttendanceResource(resources.ModelResource):
         elif not count_text and not email:
             add("participants", _("Give a participant count or an attendee email."))
         elif count_text:
-            count = _integer(count_text)
-            if count is None or count < 0:
+            count = _count(count_text)
+            if count is None:
                 add(
                     "participants",
                     _("“%(value)s” is not a number of participants.") % {"value": count_text},
@@ -184,9 +206,7 @@ class AttendanceResource(resources.ModelResource):
             else:
                 instance.participants = count
         else:
-            try:
-                validate_email(email)
-            except ValidationError:
+            if not _valid_email(email):
                 add("email", _("“%(value)s” is not an email address.") % {"value": email})
             instance.email = email
         if errors:

@@ -697,6 +697,14 @@ class AttendanceImport:
     summary: AttendanceSummary | None = None
 
 
+def _decode_csv(data: bytes) -> str:
+    """CSV files saved by Chinese Excel are often GBK (GB 18030), not UTF-8: accept both."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("gb18030")
+
+
 def attendance_import(*, data: bytes, file_format: str, actor, dry_run: bool = False):
     """Import an attendance file (``csv`` or ``xlsx``): all rows or nothing.
 
@@ -710,7 +718,7 @@ def attendance_import(*, data: bytes, file_format: str, actor, dry_run: bool = F
         return AttendanceImport(ok=False, errors=[str(_("Use a CSV or XLSX file."))])
     try:
         if file_format == "csv":
-            text = data.decode("utf-8-sig") if isinstance(data, bytes) else data
+            text = _decode_csv(data) if isinstance(data, bytes) else data
             dataset = formats["csv"]().create_dataset(text)
         else:
             dataset = formats["xlsx"]().create_dataset(data)

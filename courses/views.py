@@ -22,6 +22,7 @@ from .models import Registration, Session
 
 logger = logging.getLogger(__name__)
 
+MAX_ID = 2**63 - 1
 PAST_PER_PAGE = 20
 VISITOR_REQUESTS_PER_WINDOW = 10
 VISITOR_WINDOW_SECONDS = 600
@@ -192,6 +193,8 @@ def cancel_own(request, pk: int):
     """A logged-in user cancels their own registration from the session page."""
     if not request.user.is_authenticated:
         return redirect(f"{reverse('account_login')}?next={reverse('courses:session', args=[pk])}")
+    if not 0 < pk <= MAX_ID:  # no such session; a larger number would overflow the query
+        raise Http404
     mine = selectors.registrations_of_user(user=request.user, session_ids=[pk]).get(pk)
     if mine is None:
         messages.info(request, _("You have no registration for this session."))
