@@ -24,6 +24,8 @@ logger = logging.getLogger(__name__)
 
 MAX_ID = 2**63 - 1
 PAST_PER_PAGE = 20
+# The schedule lists the next sessions; the month filter reaches the later ones.
+UPCOMING_SHOWN = 30
 VISITOR_REQUESTS_PER_WINDOW = 10
 VISITOR_WINDOW_SECONDS = 600
 
@@ -34,7 +36,9 @@ def schedule(request):
     choices = selectors.filter_choices()
     form = ScheduleFilterForm(request.GET or None, **choices)
     filters = form.filters()
-    upcoming = list(selectors.upcoming_sessions(filters=filters, now=now))
+    upcoming_sessions = selectors.upcoming_sessions(filters=filters, now=now)
+    upcoming = list(upcoming_sessions[:UPCOMING_SHOWN])
+    upcoming_more = upcoming_sessions.count() - len(upcoming)
     past_page = Paginator(
         selectors.past_sessions(filters=filters, now=now), PAST_PER_PAGE
     ).get_page(request.GET.get("page"))
@@ -50,6 +54,7 @@ def schedule(request):
         {
             "form": form,
             "upcoming": upcoming,
+            "upcoming_more": upcoming_more,
             "past_page": past_page,
             "totals": selectors.schedule_totals(now=now),
             "filter_query": query.urlencode(),

@@ -250,7 +250,11 @@ def test_schedule_and_feed_queries_fixed_with_500_sessions(client, django_assert
     _bulk_sessions(250)
     with django_assert_num_queries(len(small_page.captured_queries)):
         response = client.get("/courses/")
-    assert len(response.context["upcoming"]) == 251
+    assert len(response.context["upcoming"]) == 30  # the next 30; the month filter reaches more
+    assert response.context["upcoming_more"] == 221
+    assert "221 more upcoming sessions" in response.content.decode() or "还有 221 场" in (
+        response.content.decode()
+    )
     assert response.context["past_page"].paginator.count == 251
     with django_assert_num_queries(len(small_feed.captured_queries)):
         feed = client.get("/courses/calendar.ics")
