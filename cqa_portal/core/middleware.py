@@ -31,29 +31,3 @@ class SecurityHeadersMiddleware:
         if self.permissions:
             response.setdefault("Permissions-Policy", self.permissions)
         return response
-
-
-class DatabaseUnavailableMiddleware:
-    """While the database is down (restart, failover), answer with a plain 503 page that asks
-    the visitor to retry, never a traceback; the next request reconnects by itself."""
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        return self.get_response(request)
-
-    def process_exception(self, request, exception):
-        from django.db import InterfaceError, OperationalError
-        from django.template.loader import render_to_string
-
-        if not isinstance(exception, OperationalError | InterfaceError):
-            return None
-        import logging
-
-        from django.http import HttpResponse
-
-        logging.getLogger(__name__).error("database unavailable: %s", exception)
-        response = HttpResponse(render_to_string("503.html"), status=503)
-        response["Retry-After"] = "30"
-        return response

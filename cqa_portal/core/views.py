@@ -1,3 +1,5 @@
+import sys
+
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
@@ -37,5 +39,14 @@ def healthz(request):
 
 
 def server_error(request):
-    """500 and database outages: a plain page, never a traceback."""
-    return render(request, "500.html", status=500)
+    """Any unhandled error (handler500): a plain page, never a traceback. While the database is
+    down (restart, failover) it is a 503 asking to retry; the next request reconnects by
+    itself (CONN_HEALTH_CHECKS)."""
+    from django.db import InterfaceError, OperationalError
+    from django.template.loader import render_to_string
+
+    if isinstance(sys.exc_info()[1], OperationalError | InterfaceError):
+        response = HttpResponse(render_to_string("503.html"), status=503)
+        response["Retry-After"] = "30"
+        return response
+    return HttpResponse(render_to_string("500.html"), status=500)

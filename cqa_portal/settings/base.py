@@ -55,7 +55,6 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "cqa_portal.core.middleware.SecurityHeadersMiddleware",
-    "cqa_portal.core.middleware.DatabaseUnavailableMiddleware",
 ]
 
 # No inline script anywhere (styles: the admin and Bootstrap use style attributes).

@@ -28,7 +28,10 @@ def test_pages_have_no_inline_script(client):
 
 
 @pytest.mark.django_db
-def test_database_outage_gives_a_clear_503_page(client, monkeypatch):
+def test_database_outage_gives_a_clear_503_page(monkeypatch):
+    from django.test import Client
+
+    client = Client(raise_request_exception=False)  # as in production: handler500 answers
     client.force_login(UserFactory())
 
     def down(*args, **kwargs):
@@ -41,3 +44,19 @@ def test_database_outage_gives_a_clear_503_page(client, monkeypatch):
     html = response.content.decode()
     assert "服务暂时不可用" in html
     assert "Traceback" not in html and "OperationalError" not in html
+
+
+@pytest.mark.django_db
+def test_other_errors_give_a_plain_500_page(monkeypatch):
+    from django.test import Client
+
+    client = Client(raise_request_exception=False)
+    client.force_login(UserFactory())
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError
+
+    monkeypatch.setattr("members.views.get_membership", broken)
+    response = client.get("/members/")
+    assert response.status_code == 500
+    assert "Traceback" not in response.content.decode()
