@@ -46,3 +46,43 @@ def test_check_deploy_is_clean():
     )
     assert result.returncode == 0, result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+def test_production_cookie_flags_and_security_headers():
+    code = (
+        "import json; from django.conf import settings as s; print(json.dumps({k: getattr(s, k) "
+        "for k in ['SESSION_COOKIE_SECURE', 'SESSION_COOKIE_HTTPONLY', 'CSRF_COOKIE_SECURE', "
+        "'LANGUAGE_COOKIE_SECURE', 'SECURE_HSTS_SECONDS', 'SECURE_CONTENT_TYPE_NOSNIFF', "
+        "'X_FRAME_OPTIONS', 'SECURE_REFERRER_POLICY', 'SECURE_SSL_REDIRECT', 'DEBUG']}))"
+    )
+    environment = {
+        k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE", "DEBUG"}
+    }
+    environment.update(
+        DJANGO_SETTINGS_MODULE="cqa_portal.settings.production",
+        SECRET_KEY="k" * 60,
+        ALLOWED_HOSTS="portal.example.org",
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup(); " + code],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    import json
+
+    values = json.loads(result.stdout)
+    assert values == {
+        "SESSION_COOKIE_SECURE": True,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "CSRF_COOKIE_SECURE": True,
+        "LANGUAGE_COOKIE_SECURE": True,
+        "SECURE_HSTS_SECONDS": 31536000,
+        "SECURE_CONTENT_TYPE_NOSNIFF": True,
+        "X_FRAME_OPTIONS": "DENY",
+        "SECURE_REFERRER_POLICY": "same-origin",
+        "SECURE_SSL_REDIRECT": True,
+        "DEBUG": False,
+    }
