@@ -58,6 +58,9 @@ def _text(value) -> str:
 MAX_ID = 2**63 - 1
 MAX_PARTICIPANTS = 2**31 - 1
 EMAIL_MAX_LENGTH = AttendanceRecord._meta.get_field("email").max_length
+# One row per attendee: a session draws a few thousand. A larger file is refused with a message
+# instead of being checked for longer than a request may take (about 5 s for this many rows).
+MAX_ROWS = 50_000
 
 
 def _integer(value: str) -> int | None:
@@ -125,6 +128,11 @@ class AttendanceResource(resources.ModelResource):
             problem = _("The file has no “session” column (the session number).")
         elif "participants" not in headers and "email" not in headers:
             problem = _("The file needs a “participants” column (a count) or an “email” column.")
+        elif len(dataset) > MAX_ROWS:
+            problem = _("The file has %(count)d rows; import at most %(limit)d rows at a time.") % {
+                "count": len(dataset),
+                "limit": MAX_ROWS,
+            }
         if problem:
             del dataset[0 : len(dataset)]  # one clear message, not one per row
             raise ValueError(problem)

@@ -192,16 +192,25 @@ class AllianceMemberResource(resources.ModelResource):
         use_transactions = True
 
     REQUIRED_COLUMNS = ("alliance", "name", "joined_on")
+    # The alliance has a few dozen members; a file far larger is a mistake, and checking it
+    # row by row would outlast the request.
+    MAX_ROWS = 1000
 
     def before_import(self, dataset, **kwargs):
         headers = [str(h).strip() if h is not None else "" for h in (dataset.headers or [])]
         missing = [c for c in self.REQUIRED_COLUMNS if c not in headers]
+        problem = ""
         if missing:
+            problem = gettext("The file is missing the required columns: %(columns)s.") % {
+                "columns": ", ".join(missing)
+            }
+        elif len(dataset) > self.MAX_ROWS:
+            problem = gettext(
+                "The file has %(count)d rows; import at most %(limit)d rows at a time."
+            ) % {"count": len(dataset), "limit": self.MAX_ROWS}
+        if problem:
             del dataset[0 : len(dataset)]  # one clear message, not one per row
-            raise ValueError(
-                gettext("The file is missing the required columns: %(columns)s.")
-                % {"columns": ", ".join(missing)}
-            )
+            raise ValueError(problem)
         dataset.headers = headers
 
     def before_import_row(self, row, **kwargs):
