@@ -14,7 +14,7 @@ from decimal import Decimal
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from .models import Question, QuestionOption
+from .models import Answer, Question, QuestionOption
 
 OTHER_SUFFIX = "__other"
 
@@ -84,9 +84,12 @@ class ResponseForm(forms.Form):
                 **common,
             )
         elif question.kind == Question.Kind.NUMBER:
+            # No more digits than the answer column holds: a larger number would overflow it.
+            column = Answer._meta.get_field("number")
+            places = min(question.decimal_places, column.decimal_places)
             self.fields[name] = forms.DecimalField(
-                max_digits=14,
-                decimal_places=question.decimal_places,
+                max_digits=column.max_digits - column.decimal_places + places,
+                decimal_places=places,
                 min_value=_plain_bound(question.min_value),
                 max_value=_plain_bound(question.max_value),
                 **common,

@@ -115,6 +115,8 @@ def survey(db):
     Question.objects.create(survey=survey, order=91, code="loss", kind="number", text="损失",
                             decimal_places=2, min_value=Decimal("-1000.5"),
                             max_value=Decimal("999999999.99"))  # fmt: skip
+    # No bounds at all: only the database column limits the number.
+    Question.objects.create(survey=survey, order=92, code="output", kind="number", text="产值")
     return survey
 
 
@@ -144,6 +146,9 @@ ANSWERS = st.fixed_dictionaries(
         "q_comments": st.one_of(st.just("希望协会多开展线上培训。"), HOSTILE),
         "q_department": st.one_of(st.just("质量部"), HOSTILE),
         "q_loss": valid_or(["-1000.5", "0.01", "999999999.99", "1000000000", "0.001"]),
+        "q_output": valid_or(
+            ["0", "-5", "9999999999", "10000000000", "99999999999999", "-99999999999999"]
+        ),
         "q_no_such_question": HOSTILE,
         "q_impact_degree__other": HOSTILE,
     },
@@ -201,6 +206,39 @@ def test_filing_never_500_and_never_half_saves(client, member, company, survey, 
             ).exists()
     # Start every example from a clean slate (the response of a saved example would otherwise
     # turn later drafts into "already submitted" refusals only).
+    Response.objects.filter(company=company).delete()
+
+
+NUMBERS = st.one_of(
+    st.integers(min_value=-(10**20), max_value=10**20),
+    st.decimals(allow_nan=True, allow_infinity=True),
+    st.floats(),
+    st.sampled_from(["99999999999999", "9999999999.9999", "1e10", "1E+13", "0.00001", "1,000"]),
+    HOSTILE,
+).map(str)
+
+
+@SETTINGS
+@given(code=st.sampled_from(["staff_back_pct", "loss", "output"]), value=NUMBERS)
+def test_numbers_never_500_and_stay_within_bounds_and_the_column(
+    client, member, company, survey, code, value
+):
+    before = snapshot()
+    data = {**_post(COMPLETE), f"q_{code}": value, "submit": "1"}
+    response = client.post(f"/surveys/{survey.slug}/", data)
+    if _check(response, before, [value]):
+        event("saved")
+        answer = Answer.objects.filter(response__company=company, question__code=code).first()
+        question = Question.objects.get(survey=survey, code=code)
+        if answer is None:  # left empty: allowed for an optional question only
+            assert not question.required and not value.strip()
+        else:
+            number = answer.number
+            assert question.min_value is None or number >= question.min_value
+            assert question.max_value is None or number <= question.max_value
+            assert abs(number) < 10**10
+    else:
+        event("refused")
     Response.objects.filter(company=company).delete()
 
 
