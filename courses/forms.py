@@ -1,4 +1,5 @@
 from django import forms
+from django.core.validators import MaxLengthValidator
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
@@ -62,3 +63,10 @@ class VisitorRegistrationForm(forms.Form):
         help_text=_("Company or institution you work for."),
     )
     privacy_consent = PrivacyConsentField()
+
+    def clean_email(self) -> str:
+        # Stored lower-cased; a few letters (such as "İ") grow when lower-cased, so check the
+        # length of what is stored.
+        email = self.cleaned_data["email"]
+        MaxLengthValidator(254)(email.lower())
+        return email

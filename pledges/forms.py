@@ -1,4 +1,5 @@
 from django import forms
+from django.core.validators import MaxLengthValidator
 from django.utils.translation import gettext_lazy as _
 
 from cqa_portal.core.forms import PrivacyConsentField
@@ -6,7 +7,7 @@ from members.reference import Province
 from members.validators import normalize_uscc, validate_uscc_format
 
 from .models import CoSignature, SignatureKind
-from .services import SignatureInput
+from .services import SignatureInput, normalize_email
 
 # Bots fill every field; people never see this one (hidden with CSS, out of the tab order).
 HONEYPOT_FIELD = "homepage_url"
@@ -19,6 +20,13 @@ def clean_uscc_value(value: str) -> str:
     if code:
         validate_uscc_format(code)
     return code
+
+
+def clean_email_value(value: str) -> str:
+    """Emails are stored lower-cased; a few letters (such as "İ") grow when lower-cased, so
+    check the length of what is stored."""
+    MaxLengthValidator(254)(normalize_email(value))
+    return value
 
 
 class _SignatureForm(forms.Form):
@@ -37,6 +45,9 @@ class _SignatureForm(forms.Form):
             "at any time with the link in our email, and your details are then erased."
         )
     )
+
+    def clean_email(self) -> str:
+        return clean_email_value(self.cleaned_data["email"])
 
     def signature_input(self) -> SignatureInput:
         data = self.cleaned_data
@@ -170,6 +181,9 @@ class CoSignForm(forms.ModelForm):
 
     def clean_uscc(self) -> str:
         return clean_uscc_value(self.cleaned_data.get("uscc", ""))
+
+    def clean_contact_email(self) -> str:
+        return clean_email_value(self.cleaned_data["contact_email"])
 
     def _post_clean(self):
         # The service builds the row; model validation of the unsaved instance would only
