@@ -27,13 +27,14 @@ from .factories import (
     MembershipFactory,
 )
 
+SCRIPT = "<script>alert(1)</script>"
 HOSTILE = st.one_of(
     st.text(max_size=300),
     st.sampled_from(
         [
             "=cmd|' /C calc'!A0",
             '=HYPERLINK("http://evil.example","点我")',
-            "<script>alert(1)</script>",
+            SCRIPT,
             "'; DROP TABLE pledges_signature; --",
             "\x00\x01\x02",
             "a\x00b",
@@ -174,6 +175,7 @@ def test_signing_never_500_and_writes_nothing_when_refused(
     before = snapshot()
     response = client.post(f"/initiatives/{initiative.slug}/sign/", data)
     assert response.status_code in (200, 302)
+    assert SCRIPT not in response.content.decode()  # what was sent is shown escaped
     event(f"status {response.status_code}")
     if response.status_code == 302:
         assert response["Location"] == f"/initiatives/{initiative.slug}/sign/thanks/"
@@ -238,6 +240,7 @@ def test_cosign_application_never_500_and_writes_nothing_when_refused(
     before = snapshot()
     response = client.post("/alliance/co-sign/", {**fields, "homepage_url": honeypot})
     assert response.status_code in (200, 302)
+    assert SCRIPT not in response.content.decode()
     event(f"status {response.status_code}")
     if response.status_code == 302:
         assert response["Location"] == "/alliance/co-sign/thanks/"

@@ -20,12 +20,13 @@ from tests.factories import StaffFactory
 
 from .factories import COMPLETE, CompanyFactory, covid_survey, member_user
 
+SCRIPT = "<script>alert(1)</script>"
 HOSTILE = st.one_of(
     st.text(max_size=300),
     st.sampled_from(
         [
             "=cmd|' /C calc'!A0",
-            "<script>alert(1)</script>",
+            SCRIPT,
             "'; DROP TABLE surveys_answer; --",
             "\x00\x01\x02",
             "a\x00b",
@@ -158,6 +159,7 @@ ANSWERS = st.fixed_dictionaries(
 def _check(response, before, sent):
     """Never a 500; a refusal shows a Chinese message and changes nothing."""
     assert response.status_code in (200, 302)
+    assert SCRIPT not in response.content.decode()  # what was sent is shown escaped
     if response.status_code == 302:
         shown = messages_of(response)
         assert shown
