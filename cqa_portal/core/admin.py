@@ -2,6 +2,8 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.contenttypes.admin import GenericTabularInline
 from django.core.files.base import ContentFile
+from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop, ngettext
 
@@ -33,6 +35,37 @@ class SpreadsheetImportMixin:
     are listed by row, without tracebacks."""
 
     import_template_name = "admin/portal_import.html"
+    max_import_bytes = 20 * 1024 * 1024
+
+    def _back_to_import(self, request, message):
+        self.message_user(request, message, messages.ERROR)
+        opts = self.model._meta
+        return redirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_import"))
+
+    def import_action(self, request, **kwargs):
+        upload = request.FILES.get("import_file")
+        if upload is not None and upload.size > self.max_import_bytes:
+            return self._back_to_import(
+                request,
+                _("The file is larger than %(size)d MB; split it into smaller files.")
+                % {"size": self.max_import_bytes // (1024 * 1024)},
+            )
+        return super().import_action(request, **kwargs)
+
+    def process_import(self, request, **kwargs):
+        """A confirmation sent twice (double click, back button) or altered finds no uploaded
+        file, or names a format that does not exist: say so instead of failing. Nothing has
+        been imported then (the file is read before the import's transaction starts)."""
+        try:
+            return super().process_import(request, **kwargs)
+        except (OSError, ValueError, IndexError, KeyError):
+            return self._back_to_import(
+                request,
+                _(
+                    "This import was already confirmed or has expired, so nothing was "
+                    "imported. Upload the file again."
+                ),
+            )
 
     def write_to_tmp_storage(self, import_file, input_format):
         if not input_format.is_binary():

@@ -386,14 +386,6 @@ def test_admin_import_of_broken_files_shows_a_message_and_writes_nothing(staff_c
     assert not AttendanceRecord.objects.exists()
 
 
-CONFIRM_TWICE = pytest.mark.xfail(
-    strict=True,
-    reason="django-import-export raises (500) when a confirmation is sent twice or altered; "
-    "the fix belongs in core's SpreadsheetImportMixin (lead). Remove this mark then.",
-)
-
-
-@CONFIRM_TWICE
 @pytest.mark.parametrize(
     "override",
     [{}, {"format": "abc"}, {"format": "7"}, {"import_file_name": "../../etc/passwd"}],

@@ -201,3 +201,17 @@ def test_admin_import_xlsx_with_formulas_imports_text_not_formulas(client, db):
     client.force_login(StaffFactory())
     response = _admin_import(client, buffer.getvalue(), name="c.xlsx", fmt="1")
     assert response.status_code == 200
+
+
+def test_admin_import_over_the_size_cap_gets_a_message(client, db, monkeypatch):
+    from django.contrib import admin
+
+    from tests.factories import StaffFactory
+
+    monkeypatch.setattr(admin.site._registry[MemberCompany], "max_import_bytes", 1024 * 1024)
+    client.force_login(StaffFactory())
+    response = _admin_import(client, b"name,uscc\n" + b"x,y\n" * 600_000)
+    assert response.status_code == 302
+    page = client.get(response["Location"]).content.decode()
+    assert "文件大于 1 MB" in page
+    assert not MemberCompany.objects.exists()
