@@ -4,7 +4,6 @@ import secrets
 import factory
 from django.utils import timezone
 
-from members.models import CompanyMembership, MemberCompany, MembershipLevel
 from pledges.models import (
     Alliance,
     AllianceMember,
@@ -16,7 +15,7 @@ from pledges.models import (
     Signature,
     SignatureKind,
 )
-from tests.factories import UserFactory
+from tests.members.factories import CompanyFactory, MembershipFactory  # noqa: F401
 
 VALID_USCC = "91110000600037341L"
 PILOT_USCC = "91350100M0001TGQXM"  # valid format, check character does not match
@@ -127,29 +126,3 @@ class CoSignatureFactory(factory.django.DjangoModelFactory):
     province = "42"
     contact_name = "联系人"
     contact_email = factory.Sequence(lambda n: f"contact{n}@association.example.org")
-
-
-class CompanyFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = MemberCompany
-
-    name = factory.Sequence(lambda n: f"测试签名有限公司{n}")
-    uscc = factory.Sequence(lambda n: f"9142010{n:04d}ABCDEF"[:17] + "X")
-    province = "42"
-    industry_section = "C"
-    size_band = MemberCompany.SizeBand.MEDIUM
-    level = factory.LazyFunction(
-        lambda: MembershipLevel.objects.get_or_create(
-            code="pledges-test", defaults={"name": "测试", "annual_fee": 0}
-        )[0]
-    )
-    status = MemberCompany.Status.ACTIVE
-
-
-class MembershipFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = CompanyMembership
-
-    user = factory.SubFactory(UserFactory)
-    company = factory.SubFactory(CompanyFactory)
-    role = CompanyMembership.Role.ADMIN

@@ -3,39 +3,15 @@
 import itertools
 from datetime import timedelta
 
-import factory
 from django.utils import timezone
 
-from members.models import CompanyMembership, MemberCompany, MembershipLevel
+from members.models import CompanyMembership
 from surveys import covid
 from surveys.models import Question, QuestionOption, Survey
 from tests.factories import UserFactory
+from tests.members.factories import CompanyFactory
 
-_uscc = itertools.count(1)
 _slugs = itertools.count(1)
-
-
-def _uscc_code(n: int) -> str:
-    return f"91110000{n:09d}X"
-
-
-class CompanyFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = MemberCompany
-
-    name = factory.Sequence(lambda n: f"测试企业{n}有限公司")
-    uscc = factory.LazyFunction(lambda: _uscc_code(next(_uscc)))
-    province = "11"
-    industry_section = "C"
-    size_band = MemberCompany.SizeBand.MEDIUM
-    level = factory.LazyFunction(
-        # Seeded by a data migration, but a transactional test elsewhere may have flushed it.
-        lambda: MembershipLevel.objects.get_or_create(
-            code="ordinary", defaults={"name": "会员单位", "annual_fee": "3000.00"}
-        )[0]
-    )
-    status = MemberCompany.Status.ACTIVE
-    contact_email = factory.Sequence(lambda n: f"contact{n}@company.example.com")
 
 
 def member_user(company=None, *, role=CompanyMembership.Role.COLLEAGUE, **kwargs):
