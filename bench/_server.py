@@ -40,7 +40,10 @@ def wsgi_app():
     from django.conf import settings
     from django.urls import include, path
 
+    import cqa_portal.urls as portal_urls
+
     urls = types.ModuleType("bench_server_urls")
+    urls.handler500 = portal_urls.handler500  # the portal's error pages, as in production
     urls.urlpatterns = [
         path(TRIVIAL.strip("/") + "/", _trivial),
         path("", include("cqa_portal.urls")),

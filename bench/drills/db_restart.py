@@ -131,6 +131,10 @@ def main() -> int:
     }
     for name, ok in checks.items():
         print(f"{'PASS' if ok else 'FAIL'}: {name}")
+    for _t, path, status, raw in results:
+        if status not in (200, 503):
+            print(f"unexpected {status} from {path}: {raw[-700:].decode(errors='replace')}")
+            break
     figures = {
         "drill": "db_restart",
         "requests": len(results),
