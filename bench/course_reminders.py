@@ -266,7 +266,7 @@ def main():
                 "ratio_to_limit": round(ratio / LIMIT, 3),
                 "sql_queries": sql,
                 "sql_queries_per_recipient": round(sql / RECIPIENTS, 3),
-                "ok": ratio <= LIMIT,
+                "within_limit": ratio <= LIMIT,
             }
         )
     )
