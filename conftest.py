@@ -96,3 +96,12 @@ def page(chromium_path, live_server):
             browser.close()
             connections.close_all()
             os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+@pytest.fixture
+def staff_client(client, db):
+    """The test client logged in as association staff."""
+    from tests.factories import StaffFactory
+
+    client.force_login(StaffFactory())
+    return client

@@ -3,7 +3,6 @@ and links, the schedule filters and the attendance import never causes a 500 or 
 write, and always gets a message in Chinese."""
 
 import io
-import re
 from datetime import timedelta
 from urllib.parse import quote
 
@@ -12,14 +11,23 @@ import tablib
 from django.contrib.messages import constants
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import event, given
 from hypothesis import strategies as st
 
 from courses import services, tokens
 from courses.models import AttendanceRecord, Registration, Session
 from courses.resources import AttendanceResource
 from cqa_portal.core.models import AuditEntry, OutboxMessage
-from tests.factories import StaffFactory, UserFactory
+from tests.factories import UserFactory
+from tests.hostile import (
+    CJK,
+    ERROR_BLOCK,
+    LONG_EMAILS,
+    SETTINGS,
+    assert_chinese,
+    page_import_errors,
+)
+from tests.hostile import xlsx as _xlsx
 
 from .factories import RegistrationFactory, SessionFactory
 
@@ -57,36 +65,12 @@ HUGE_IDS = st.one_of(
     st.integers(min_value=-(10**30), max_value=10**30),
     st.sampled_from([0, 2**31, 2**63 - 1, 2**63, 2**64, -(2**63) - 1, int("9" * 400)]),
 )
+
+
 # Addresses the validator accepts but the database column (254 characters) cannot hold.
 # ("İ" lower-cases to two characters: a valid address can outgrow the column once normalised.)
-LONG_EMAILS = st.one_of(
-    st.integers(min_value=230, max_value=320).map(
-        lambda n: "a" * 64 + "@" + ".".join(["b" * 60] * ((n - 65) // 61 + 1)) + ".cn"
-    ),
-    st.integers(min_value=1, max_value=3).map(
-        lambda n: "a" * 60 + "@" + ".".join(["İ" * 60] * n) + ".cn"
-    ),
-)
-SETTINGS = settings(
-    max_examples=35,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-CJK = re.compile(r"[\u4e00-\u9fff]")
-ERROR_BLOCK = re.compile(
-    r'<div class="(?:invalid-feedback[^"]*|alert alert-danger)"[^>]*>(.*?)</div>', re.S
-)
-
-
 def valid_or(value):
     return st.one_of(st.just(value), HOSTILE)
-
-
-def assert_chinese(message: str, sent=()) -> None:
-    for value in sent:
-        if isinstance(value, str) and value:
-            message = message.replace(value, "")
-    assert CJK.search(message), message
 
 
 def messages_of(response) -> list:
@@ -309,22 +293,6 @@ def test_attendance_service_reads_gbk_csv(db):
     assert AttendanceRecord.objects.get().participants == 3512
 
 
-@pytest.fixture
-def staff_client(client, db):
-    client.force_login(StaffFactory())
-    return client
-
-
-def page_import_errors(html: str) -> list[str]:
-    """The messages an import page shows: the file field's errors, whole-file errors and
-    row errors (the field names of row errors aside)."""
-    blocks = re.findall(r'<ul class="errorlist"[^>]*>(.*?)</ul>', html, re.S)
-    blocks += re.findall(r"<h2>错误</h2>\s*<ul>(.*?)</ul>", html, re.S)
-    blocks += re.findall(r'<ul class="validation-error-list">(.*?)</div>', html, re.S)
-    text = re.sub(r'<span class="validation-error-field-label">.*?</span>', "", " ".join(blocks))
-    return [m.strip() for m in re.findall(r"<li[^>]*>([^<]+)", text) if m.strip()]
-
-
 def _admin_import(client, content: bytes, name="attendance.csv", fmt="0"):
     return client.post(
         "/admin/courses/session/import/",
@@ -435,17 +403,6 @@ def test_admin_import_xlsx_with_formulas_writes_nothing(staff_client):
     assert "Traceback" not in response.content.decode()
     assert not response.context.get("confirm_form")
     assert not AttendanceRecord.objects.exists()
-
-
-def _xlsx(*rows) -> bytes:
-    from openpyxl import Workbook
-
-    book = Workbook()
-    for row in rows:
-        book.active.append(list(row))
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
 
 
 @pytest.mark.parametrize(

@@ -3,21 +3,29 @@ signing actions, the signature links, the wall filters and the alliance-member i
 causes a 500 or a partial write, and always gets a message in Chinese."""
 
 import io
-import re
 from urllib.parse import quote
 
 import pytest
 import tablib
 from django.core import signing
 from django.core.files.uploadedfile import SimpleUploadedFile
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import event, given
 from hypothesis import strategies as st
 
 from cqa_portal.core.models import AuditEntry, OutboxMessage
 from pledges import tokens
 from pledges.exports import AllianceMemberResource
 from pledges.models import Alliance, AllianceMember, CoSignature, Signature, SignatureTally
-from tests.factories import StaffFactory
+from tests.hostile import (
+    CJK,
+    ERROR_BLOCK,
+    LONG_EMAILS,
+    SETTINGS,
+    assert_chinese,
+    assert_chinese_error,
+    page_import_errors,
+)
+from tests.hostile import xlsx as _xlsx
 
 from .factories import (
     PILOT_USCC,
@@ -54,44 +62,13 @@ HUGE_IDS = st.one_of(
     st.integers(min_value=-(10**30), max_value=10**30),
     st.sampled_from([2**31, 2**63 - 1, 2**63, 2**64, -(2**63) - 1, int("9" * 400)]),
 )
+
+
 # Addresses the validator accepts but the database column (254 characters) cannot hold.
 # ("İ" lower-cases to two characters: a valid address can outgrow the column once normalised.)
-LONG_EMAILS = st.one_of(
-    st.integers(min_value=230, max_value=320).map(
-        lambda n: "a" * 64 + "@" + ".".join(["b" * 60] * ((n - 65) // 61 + 1)) + ".cn"
-    ),
-    st.integers(min_value=1, max_value=3).map(
-        lambda n: "a" * 60 + "@" + ".".join(["İ" * 60] * n) + ".cn"
-    ),
-)
-SETTINGS = settings(
-    max_examples=35,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-CJK = re.compile(r"[\u4e00-\u9fff]")
-ERROR_BLOCK = re.compile(
-    r'<div class="(?:invalid-feedback[^"]*|alert alert-danger)"[^>]*>(.*?)</div>', re.S
-)
-
-
 def valid_or(value):
     """Mostly a good value, sometimes a hostile one: reaches the service as well as the form."""
     return st.one_of(st.just(value), HOSTILE)
-
-
-def assert_chinese_error(html: str, sent) -> None:
-    """An error is shown, and it is written in Chinese (not merely echoing what was sent)."""
-    blocks = ERROR_BLOCK.findall(html)
-    assert blocks, html[-2000:]
-    assert_chinese(" ".join(blocks), sent)
-
-
-def assert_chinese(message: str, sent=()) -> None:
-    for value in sent:
-        if isinstance(value, str) and value:
-            message = message.replace(value, "")
-    assert CJK.search(message), message
 
 
 def import_messages(result) -> list[str]:
@@ -393,22 +370,6 @@ def test_alliance_member_import_never_raises_and_is_all_or_nothing(db, rows):
     AllianceMember.objects.exclude(name="中国质量协会").delete()
 
 
-@pytest.fixture
-def staff_client(client, db):
-    client.force_login(StaffFactory())
-    return client
-
-
-def page_import_errors(html: str) -> list[str]:
-    """The messages an import page shows: the file field's errors, whole-file errors and
-    row errors (the field names of row errors aside)."""
-    blocks = re.findall(r'<ul class="errorlist"[^>]*>(.*?)</ul>', html, re.S)
-    blocks += re.findall(r"<h2>错误</h2>\s*<ul>(.*?)</ul>", html, re.S)
-    blocks += re.findall(r'<ul class="validation-error-list">(.*?)</div>', html, re.S)
-    text = re.sub(r'<span class="validation-error-field-label">.*?</span>', "", " ".join(blocks))
-    return [m.strip() for m in re.findall(r"<li[^>]*>([^<]+)", text) if m.strip()]
-
-
 def _admin_import(client, content: bytes, name="members.csv", fmt="0"):
     return client.post(
         "/admin/pledges/alliancemember/import/",
@@ -528,17 +489,6 @@ def test_admin_import_xlsx_with_formulas_stores_text_not_formulas(staff_client):
     assert response.status_code == 200
     assert "Traceback" not in response.content.decode()
     assert not AllianceMember.objects.exists()
-
-
-def _xlsx(*rows) -> bytes:
-    from openpyxl import Workbook
-
-    book = Workbook()
-    for row in rows:
-        book.active.append(list(row))
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from cqa_portal.core.models import AuditEntry
 from surveys.models import Answer, Question, QuestionOption, Response, Survey
 from tests.factories import StaffFactory
+from tests.hostile import assert_chinese
 
 from .factories import COMPLETE, CompanyFactory, covid_survey, member_user
 
@@ -81,13 +82,6 @@ def valid_or(values):
 def choices(codes):
     """A list of codes: real ones, "other", and hostile strings mixed in."""
     return st.lists(st.one_of(st.sampled_from([*codes, "other"]), HOSTILE), max_size=5)
-
-
-def assert_chinese(message: str, sent=()) -> None:
-    for value in sent:
-        if isinstance(value, str) and value:
-            message = message.replace(value, "")
-    assert CJK.search(message), message
 
 
 def messages_of(response) -> list:
