@@ -9,7 +9,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import CharField, Exists, F, OuterRef, Value
+from django.db.models import CharField, Exists, F, OuterRef, Prefetch, Value
 from django.db.models.functions import Cast, Concat
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -59,14 +59,21 @@ def _mail(
     )
 
 
-def company_admin_emails(company: MemberCompany) -> list[str]:
-    emails = list(
-        CompanyMembership.objects.filter(
-            company=company, role=CompanyMembership.Role.ADMIN, user__is_active=True
-        )
+def _active_admins():
+    return (
+        CompanyMembership.objects.filter(role=CompanyMembership.Role.ADMIN, user__is_active=True)
+        .select_related("user")
         .order_by("joined_at")
-        .values_list("user__email", flat=True)
     )
+
+
+def company_admin_emails(company: MemberCompany) -> list[str]:
+    """The company administrators' addresses (the contact email if it has none). Uses
+    ``company.active_admins`` when a batch query prefetched it."""
+    admins = getattr(company, "active_admins", None)
+    if admins is None:
+        admins = _active_admins().filter(company=company)
+    emails = [membership.user.email for membership in admins]
     if not emails and company.contact_email:
         emails = [company.contact_email]
     return emails
@@ -448,6 +455,9 @@ def fee_reminders_send(*, today: datetime.date | None = None, batch_size: int = 
             )
             .filter(already=False, relief=False)
             .select_related("company")
+            .prefetch_related(
+                Prefetch("company__members", queryset=_active_admins(), to_attr="active_admins")
+            )
         )
         for fee in fees.iterator(chunk_size=500):
             with transaction.atomic():

@@ -128,3 +128,16 @@ def test_reminder_task_and_beat_entries():
 
     tasks = {entry["task"] for entry in app.conf.beat_schedule.values()}
     assert {"members.fees.mark_overdue", "members.mail.fee_reminders"} <= tasks
+
+
+def test_reminder_run_reads_admins_in_batches_not_per_fee(db):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for _ in range(12):
+        membership = MembershipFactory()
+        FeeFactory(company=membership.company, due_date=datetime.date(2020, 3, 31))
+    with CaptureQueriesContext(connection) as ctx:
+        assert services.fee_reminders_send(today=datetime.date(2020, 3, 5)) == 12
+    admin_lookups = [q for q in ctx.captured_queries if "members_companymembership" in q["sql"]]
+    assert len(admin_lookups) <= len(services.REMINDER_STEPS)  # one prefetch per step at most
