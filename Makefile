@@ -13,6 +13,13 @@ $(STAMP): requirements.txt
 	$(BIN)/python -m pip install -q -r requirements.txt
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
+# Test-only tools from the npm registry (axe-core for the accessibility checks), pinned in
+# package-lock.json; without npm the browser tests that need them are skipped (they fail in CI).
+node_modules/.installed: package.json package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm ci --ignore-scripts --no-audit --no-fund --loglevel=error && touch $@; \
+	else echo "npm not found: accessibility checks will be skipped"; fi
+
 venv: $(STAMP)
 
 ## make run: embedded default (SQLite, tasks inline, mail to the console) at http://127.0.0.1:8000
@@ -30,7 +37,7 @@ run-full: venv
 	$(BIN)/honcho start -f Procfile
 
 ## make test: lint, migrations check and the whole test suite
-test: venv
+test: venv node_modules/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(TEST_SETTINGS) $(BIN)/python manage.py makemigrations --check --dry-run

@@ -105,3 +105,28 @@ def staff_client(client, db):
 
     client.force_login(StaffFactory())
     return client
+
+
+AXE_PATH = os.path.join(os.path.dirname(__file__), "node_modules", "axe-core", "axe.min.js")
+
+
+@pytest.fixture
+def axe():
+    """``axe(page)`` runs axe-core (pinned in package-lock.json, installed by ``make test``) on
+    the page and returns its serious and critical violations as readable lines."""
+    need(os.path.exists(AXE_PATH), "needs axe-core: run `npm ci` (make test does)")
+    with open(AXE_PATH, encoding="utf-8") as handle:
+        source = handle.read()
+
+    def run(page, *, context: str = "") -> list[str]:
+        if not page.evaluate("typeof window.axe !== 'undefined'"):
+            page.evaluate(source)  # through the DevTools protocol: the page's CSP allows it
+        result = page.evaluate(
+            "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+            ".filter(v => ['serious', 'critical'].includes(v.impact))"
+            ".map(v => v.id + ' (' + v.impact + '): ' + v.nodes.slice(0, 3)"
+            ".map(n => n.target.join(' ')).join(' | '))"
+        )
+        return [f"{context or page.url}: {line}" for line in result]
+
+    return run
