@@ -31,8 +31,12 @@ def pytest_sessionstart(session):
 def _clean_cache():
     from django.core.cache import cache
 
+    from cqa_portal.core import pagecache
+
     cache.clear()
+    pagecache.reset()  # this process's copies of cached pages go with the shared cache
     yield
+    pagecache.reset()
 
 
 @pytest.fixture

@@ -40,10 +40,6 @@ def mail_claim_window() -> int:
     return int(getattr(settings, "COURSES_MAIL_CLAIM_WINDOW", 20))
 
 
-def site_url() -> str:
-    return getattr(settings, "SITE_URL", "http://127.0.0.1:8000").rstrip("/")
-
-
 def calendar_domain() -> str:
     """Right-hand side of calendar UIDs: stable for the life of the portal."""
     return getattr(settings, "COURSES_CALENDAR_DOMAIN", "courses.caq.example.org")

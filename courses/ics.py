@@ -10,8 +10,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from icalendar import Calendar, Event
 
+from cqa_portal.core.site import absolute_url
+
 from . import conf
-from .mails import absolute
 from .models import Session
 from .templatetags.courses import lecturer_list
 
@@ -24,7 +25,7 @@ def event_uid(session: Session) -> str:
 
 
 def session_event(session: Session, *, join_url: str = "", stamp: datetime) -> Event:
-    page_url = absolute(session.get_absolute_url())
+    page_url = absolute_url(session.get_absolute_url())
     cancelled = session.status == Session.Status.CANCELLED
     summary = session.label
     if cancelled:

@@ -18,6 +18,9 @@ from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
+from cqa_portal.core import site
+from cqa_portal.core.site import absolute_url
+
 from . import conf, tokens
 from .models import Registration, Session
 
@@ -28,10 +31,6 @@ def reminder_key(registration_id: int, offset: int, sequence: int) -> str:
     """Ledger key of one reminder. ``sequence`` changes when the session is moved, so a moved
     session gets its reminders again at the new time."""
     return f"courses.reminder:{registration_id}:{offset}:{sequence}"
-
-
-def absolute(path: str) -> str:
-    return conf.site_url() + path
 
 
 def when(session: Session, *, zone: bool = True) -> str:
@@ -82,7 +81,7 @@ class SessionText:
         ]
         if join and session.join_url:
             lines.append(_("Join link: %(url)s") % {"url": session.join_url})
-        page_url = absolute(session.get_absolute_url())
+        page_url = absolute_url(session.get_absolute_url())
         lines.append(_("Course page: %(url)s") % {"url": page_url})
         return cls(
             title=session.label, details="\n".join(f"  {line}" for line in lines), page_url=page_url
@@ -91,9 +90,9 @@ class SessionText:
 
 def _registration_url(name: str, token: str) -> str:
     """The absolute URL of a registration link (reversed once, then filled in: bulk mails)."""
-    key = (name, conf.site_url())
+    key = (name, site.base_url())
     if key not in _URL_TEMPLATES:
-        _URL_TEMPLATES[key] = absolute(reverse(name, args=["TOKEN"]))
+        _URL_TEMPLATES[key] = absolute_url(reverse(name, args=["TOKEN"]))
     return _URL_TEMPLATES[key].replace("TOKEN", token)
 
 
@@ -142,7 +141,7 @@ def _reg_key(kind: str, registration: Registration) -> str:
 
 def confirm_request(registration: Registration, session: Session) -> dict:
     with translation.override(registration.language):
-        url = absolute(reverse("courses:confirm", args=[tokens.confirm_token(registration.pk)]))
+        url = absolute_url(reverse("courses:confirm", args=[tokens.confirm_token(registration.pk)]))
         hours = conf.confirm_max_age() // 3600
         body = _compose(
             registration.name,
@@ -331,7 +330,7 @@ def session_cancelled(row: dict, texts: BulkTexts, *, reason: str) -> dict:
             text.details,
             (_("Reason: %(reason)s") % {"reason": reason}) if reason else "",
             _("See the schedule for other free courses: %(url)s")
-            % {"url": absolute(reverse("courses:schedule"))},
+            % {"url": absolute_url(reverse("courses:schedule"))},
         )
         return _("Cancelled: %(title)s") % {"title": text.title}, body
 

@@ -1,20 +1,18 @@
 """Thin views of the course schedule: read through selectors, write through services."""
 
 import logging
-import time
 
-from allauth.account.adapter import get_adapter
 from django.contrib import messages
-from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.crypto import salted_hmac
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from cqa_portal.core import throttle
 
 from . import ics, selectors, services, tokens
 from .forms import ScheduleFilterForm, VisitorRegistrationForm
@@ -106,24 +104,12 @@ def _render_session(request, session: Session, *, form=None, status=200):
 
 
 def _visitor_allowed(request) -> bool:
-    """At most a few registration requests per client address and ten minutes (mail abuse).
-
-    The address is allauth's proxy-aware client IP, kept only as a keyed hash; if the cache is
-    down the request goes through (the throttle protects, it must not close registration)."""
-    ip = get_adapter(request).get_client_ip(request) or "unknown"
-    digest = salted_hmac("courses.register.ip", ip, algorithm="sha256").hexdigest()
-    bucket = int(time.time() // VISITOR_WINDOW_SECONDS)
-    key = f"courses.register:{digest}:{bucket}"
-    try:
-        cache.add(key, 0, VISITOR_WINDOW_SECONDS + 5)
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, VISITOR_WINDOW_SECONDS + 5)
-        count = 1
-    except Exception:  # noqa: BLE001 - cache down: let the request through, loudly
-        logger.warning("courses throttle: cache unavailable, request allowed", exc_info=True)
-        return True
-    return count <= VISITOR_REQUESTS_PER_WINDOW
+    """At most a few registration requests per client address and ten minutes (mail abuse)."""
+    return throttle.allow(
+        scope="courses.register",
+        key=throttle.ip_hash(request),
+        rate=(VISITOR_REQUESTS_PER_WINDOW, VISITOR_WINDOW_SECONDS),
+    )
 
 
 def _outcome_message(request, outcome: services.Outcome) -> None:

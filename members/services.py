@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from cqa_portal.core.models import OutboxMessage
 from cqa_portal.core.services import audit_log, outbox_enqueue, outbox_send_many
+from cqa_portal.core.site import absolute_url
 
 from .models import (
     CompanyMembership,
@@ -36,10 +37,6 @@ ZERO = Decimal("0")
 
 
 # --- mail -------------------------------------------------------------------------------------
-
-
-def site_url(path: str) -> str:
-    return settings.SITE_URL.rstrip("/") + path
 
 
 def _mail(
@@ -175,7 +172,7 @@ def membership_application_decide(
         purpose="members.application_decision",
         to=application.applicant.email,
         template="application_decision",
-        context={"application": application, "company": company, "url": site_url("/members/")},
+        context={"application": application, "company": company, "url": absolute_url("/members/")},
     )
     return application
 
@@ -243,7 +240,7 @@ def invitation_create(*, company: MemberCompany, email: str, actor) -> Invitatio
         context={
             "company": company,
             "inviter": actor,
-            "url": site_url(
+            "url": absolute_url(
                 reverse("members:invitation", kwargs={"token": invitation_token(invitation)})
             ),
         },
@@ -467,7 +464,7 @@ def fee_reminders_send(*, today: datetime.date | None = None, batch_size: int = 
                         purpose="members.fee_reminder",
                         to=email,
                         template="fee_reminder",
-                        context={"fee": fee, "step": step, "url": site_url("/members/")},
+                        context={"fee": fee, "step": step, "url": absolute_url("/members/")},
                         send_now=False,
                     )
                     written.append(message.pk)
@@ -607,7 +604,7 @@ def relief_request_submit(*, relief: ReliefRequest, actor) -> ReliefRequest:
             purpose="members.relief_received",
             to=email,
             template="relief_received",
-            context={"relief": relief, "url": site_url(f"/members/relief/{relief.pk}/")},
+            context={"relief": relief, "url": absolute_url(f"/members/relief/{relief.pk}/")},
         )
     return relief
 
@@ -717,7 +714,7 @@ def relief_request_decide(
             context={
                 "relief": relief,
                 "fee": fee,
-                "url": site_url(f"/members/relief/{relief.pk}/"),
+                "url": absolute_url(f"/members/relief/{relief.pk}/"),
             },
         )
     return relief

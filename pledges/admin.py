@@ -8,9 +8,10 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from import_export.admin import ExportActionMixin, ImportExportModelAdmin
 
+from cqa_portal.core import pagecache
 from cqa_portal.core.admin import AuditHistoryInline, SpreadsheetImportMixin
 
-from . import pagecache, services
+from . import services
 from .exports import (
     EXPORT_FORMATS,
     IMPORT_FORMATS,
@@ -48,15 +49,15 @@ class PublishingAdmin(admin.ModelAdmin):
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
-        pagecache.bump()  # commitments and items edited inline
+        pagecache.bump("pledges")  # commitments and items edited inline
 
     def delete_model(self, request, obj):
         super().delete_model(request, obj)
-        pagecache.bump()
+        pagecache.bump("pledges")
 
     def delete_queryset(self, request, queryset):
         super().delete_queryset(request, queryset)
-        pagecache.bump()
+        pagecache.bump("pledges")
 
 
 class CommitmentInline(admin.TabularInline):

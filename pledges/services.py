@@ -22,11 +22,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from cqa_portal.core import pagecache
 from cqa_portal.core.models import OutboxMessage
 from cqa_portal.core.services import audit_log, outbox_enqueue
+from cqa_portal.core.site import absolute_url
 from members.validators import normalize_uscc, uscc_check_ok, validate_uscc_format
 
-from . import conf, pagecache, tokens
+from . import conf, tokens
 from .models import (
     Alliance,
     CoSignature,
@@ -35,10 +37,6 @@ from .models import (
     SignatureKind,
     SignatureTally,
 )
-
-
-def site_url(path: str) -> str:
-    return getattr(settings, "SITE_URL", "http://127.0.0.1:8000").rstrip("/") + path
 
 
 def normalize_email(value: str) -> str:
@@ -67,7 +65,7 @@ def publication_save(*, obj, actor, was_published: bool, at=None):
     if obj.is_published and obj.published_at is None:
         obj.published_at = at
     obj.save()
-    pagecache.bump()
+    pagecache.bump("pledges")
     if obj.is_published != was_published:
         label = obj._meta.model_name
         audit_log(
@@ -87,7 +85,7 @@ def _tally_change(signature: Signature, *, confirmed: int, public: int) -> None:
     """Add to the counters of the signature's initiative, kind and province."""
     if not confirmed and not public:
         return
-    pagecache.bump()
+    pagecache.bump("pledges")
     tally, _created = SignatureTally.objects.get_or_create(
         initiative_id=signature.initiative_id,
         kind=signature.kind,
@@ -126,7 +124,7 @@ def tally_rebuild(*, initiative_id: int) -> int:
         for row in rows
     ]
     SignatureTally.objects.bulk_create(tallies)
-    pagecache.bump()
+    pagecache.bump("pledges")
     return sum(t.confirmed for t in tallies)
 
 
@@ -144,10 +142,10 @@ def _signature_mail_keys(signature_ids) -> list[str]:
 
 def signature_links(signature: Signature) -> dict:
     return {
-        "confirm_url": site_url(
+        "confirm_url": absolute_url(
             reverse("pledges:confirm", kwargs={"token": tokens.confirm_token(signature)})
         ),
-        "withdraw_url": site_url(
+        "withdraw_url": absolute_url(
             reverse("pledges:withdraw", kwargs={"token": tokens.withdraw_token(signature)})
         ),
     }

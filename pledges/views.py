@@ -11,10 +11,11 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from cqa_portal.core import pagecache, throttle
 from members.access import company_admin_required, get_membership
 from members.models import MemberCompany
 
-from . import conf, pagecache, selectors, services, throttle, tokens
+from . import conf, selectors, services, tokens
 from .forms import (
     HONEYPOT_FIELD,
     SIGNATURE_FORMS,
@@ -34,7 +35,8 @@ def _initiatives():
 
 def _too_many(request, scope: str, rate_setting: str):
     """The 429 page when this address has posted too often (only its salted hash is kept)."""
-    if throttle.allow(scope=scope, key=throttle.ip_hash(request), rate=conf.get(rate_setting)):
+    key = throttle.ip_hash(request)
+    if throttle.allow(scope=f"pledges.{scope}", key=key, rate=conf.get(rate_setting)):
         return None
     logger.info("pledges: %s throttled", scope)
     return render(request, "429.html", status=429)
@@ -94,6 +96,7 @@ def open_letter(request):
         lambda csrf_token: _letter_page(
             request, selectors.current_letter(), is_current=True, csrf_token=csrf_token
         ),
+        namespace="pledges",
     )
 
 
@@ -105,7 +108,7 @@ def letter_detail(request, slug: str):
         is_current = selectors.current_letter_id() == letter.pk
         return _letter_page(request, letter, is_current=is_current, csrf_token=csrf_token)
 
-    return pagecache.serve(request, render_letter)
+    return pagecache.serve(request, render_letter, namespace="pledges")
 
 
 @require_http_methods(["GET", "POST"])

@@ -7,7 +7,6 @@ import logging
 import time
 from datetime import timedelta
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Prefetch, Q
@@ -19,6 +18,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from cqa_portal.core.services import audit_log, outbox_enqueue
+from cqa_portal.core.site import absolute_url
 from members.models import CompanyMembership, MemberCompany
 from members.reference import region_group_of
 
@@ -390,7 +390,7 @@ def companies_to_remind(*, survey: Survey, step: str):
 
 
 def _reminder_mail(survey: Survey, company: MemberCompany) -> tuple[str, str]:
-    link = settings.SITE_URL.rstrip("/") + reverse("surveys:fill", args=[survey.slug])
+    link = absolute_url(reverse("surveys:fill", args=[survey.slug]))
     closes = timezone.localtime(survey.closes_at)
     parts = []
     for language in ("zh-hans", "en"):

@@ -1,9 +1,9 @@
 """Settings shared by every environment.
 
 Everything that differs between machines comes from the environment (django-environ):
-DATABASE_URL, REDIS_URL, SECRET_KEY, DEBUG, ALLOWED_HOSTS, EMAIL_URL, DEFAULT_FROM_EMAIL,
-ICP_FILING_NUMBER. Without DATABASE_URL the portal uses a SQLite file; without REDIS_URL
-background jobs run inline and the cache is in process memory.
+DATABASE_URL, REDIS_URL, SECRET_KEY, DEBUG, ALLOWED_HOSTS, SITE_URL, TRUSTED_PROXY_COUNT,
+EMAIL_URL, DEFAULT_FROM_EMAIL, ICP_FILING_NUMBER. Without DATABASE_URL the portal uses a SQLite
+file; without REDIS_URL background jobs run inline and the cache is in process memory.
 """
 
 from pathlib import Path
@@ -19,8 +19,13 @@ DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env("SECRET_KEY", default="")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
-# Absolute address of the portal, for links in mails sent by background jobs.
+# The portal's public address: every absolute link (mails, calendars) is built from it, never
+# from a request's Host header (cqa_portal.core.site). Required in production.
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
+# Reverse proxies in front of the portal that append to X-Forwarded-For. The client address of
+# allauth's rate limits and of every portal throttle is the Nth from the right of that header;
+# with 0 the header is ignored and REMOTE_ADDR is the client (cqa_portal.core.clientip).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -159,6 +164,9 @@ ACCOUNT_LOGOUT_REDIRECT_URL = "/"
 ACCOUNT_SIGNUP_FORM_CLASS = "cqa_portal.core.forms.SignupForm"
 ACCOUNT_ADAPTER = "cqa_portal.core.adapters.AccountAdapter"
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[中国质量协会] "
+# allauth asks the account adapter for the client address (core.clientip); its own setting says
+# the same, for any allauth code that reads it.
+ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT
 ACCOUNT_RATE_LIMITS = {
     # allauth defaults, stated here so they are visible: failed logins per IP and per account.
     "login_failed": "10/m/ip,5/5m/key",

@@ -1,6 +1,9 @@
-"""Production: refuses to start without SECRET_KEY and ALLOWED_HOSTS; passes check --deploy."""
+"""Production: refuses to start without SECRET_KEY, ALLOWED_HOSTS and SITE_URL; passes
+check --deploy."""
 
 from django.core.exceptions import ImproperlyConfigured
+
+from cqa_portal.core.site import validate_site_url
 
 from .base import *  # noqa: F403
 from .base import env
@@ -12,6 +15,10 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[])
 if not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS must be set in the environment for production.")
+# Links in mails and calendars: never the default local address, never a request's Host.
+if not env("SITE_URL", default=""):
+    raise ImproperlyConfigured("SITE_URL must be set in the environment for production.")
+SITE_URL = validate_site_url(env("SITE_URL"))
 
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

@@ -2,6 +2,7 @@ import re
 
 import pytest
 from allauth.account.models import EmailAddress
+from django.conf import settings
 from django.contrib.auth import get_user_model
 
 from cqa_portal.core.models import AuditEntry, OutboxMessage
@@ -39,7 +40,9 @@ def test_signup_verify_login_logout(client, django_capture_on_commit_callbacks, 
     assert message.status == OutboxMessage.Status.SENT
     assert len(mailoutbox) == 1
     assert "中国质量协会" in mailoutbox[0].subject
-    link = re.search(r"http://testserver(/accounts/confirm-email/[^/\s]+/)", message.body).group(1)
+    # The link is on SITE_URL (settings), not on the Host of the signup request.
+    site = re.escape(settings.SITE_URL)
+    link = re.search(site + r"(/accounts/confirm-email/[^/\s]+/)", message.body).group(1)
 
     # Not verified yet: logging in is refused until the link is followed.
     client.logout()

@@ -26,12 +26,3 @@ def recount():
         services.tally_rebuild(initiative_id=initiative.pk)
 
     return _recount
-
-
-@pytest.fixture(autouse=True)
-def _fresh_page_cache():
-    from pledges import pagecache
-
-    pagecache.reset()
-    yield
-    pagecache.reset()

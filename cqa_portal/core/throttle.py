@@ -1,19 +1,25 @@
-"""Per-IP throttle that never stores an IP address: only an HMAC of it keyed with SECRET_KEY."""
+"""Per-client throttle for public forms that never stores an IP address: only a keyed hash.
+
+The client is ``clientip.client_network`` (proxy-aware only as far as ``TRUSTED_PROXY_COUNT``
+says). Use: ``allow(scope="pledges.sign", key=ip_hash(request), rate=(20, 3600))``.
+"""
 
 import logging
 import time
 
-from allauth.account.adapter import get_adapter
 from django.core.cache import cache
 from django.utils.crypto import salted_hmac
+
+from .clientip import client_network
 
 logger = logging.getLogger(__name__)
 
 
 def ip_hash(request) -> str:
-    """Salted one-way hash of the client's address (allauth's proxy-aware client IP)."""
-    ip = get_adapter(request).get_client_ip(request)
-    return salted_hmac("pledges.client-ip", ip, algorithm="sha256").hexdigest()
+    """Salted one-way hash (HMAC with SECRET_KEY) of the client's address."""
+    return salted_hmac(
+        "cqa_portal.core.client-ip", client_network(request), algorithm="sha256"
+    ).hexdigest()
 
 
 def allow(*, scope: str, key: str, rate: tuple[int, int]) -> bool:
@@ -24,7 +30,7 @@ def allow(*, scope: str, key: str, rate: tuple[int, int]) -> bool:
     """
     limit, window = rate
     bucket = int(time.time() // window)
-    cache_key = f"pledges:throttle:{scope}:{key}:{bucket}"
+    cache_key = f"throttle:{scope}:{key}:{bucket}"
     try:
         cache.add(cache_key, 0, timeout=window + 5)
         count = cache.incr(cache_key)
@@ -32,6 +38,6 @@ def allow(*, scope: str, key: str, rate: tuple[int, int]) -> bool:
         cache.set(cache_key, 1, timeout=window + 5)
         count = 1
     except Exception:  # noqa: BLE001 - cache down: fail open, loudly
-        logger.warning("pledges throttle: cache unavailable, request allowed", exc_info=True)
+        logger.warning("throttle %s: cache unavailable, request allowed", scope, exc_info=True)
         return True
     return count <= limit
