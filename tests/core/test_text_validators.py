@@ -406,5 +406,28 @@ def test_company_import_with_a_broken_name_is_refused_with_its_row(char):
     )
     assert result.has_validation_errors()
     report = "\n".join(import_report(result))
-    assert "2" in report and "不能包含换行" in report, report
+    assert any(line.startswith("第 2 行") and "不能包含换行" in line for line in report.split("\n"))
+    assert not any(line.startswith("第 1 行") for line in report.split("\n")), report
     assert not MemberCompany.objects.exists()
+
+
+@pytest.mark.django_db
+def test_alliance_member_import_with_a_broken_name_is_refused_with_its_row():
+    from pledges.exports import AllianceMemberResource
+    from pledges.models import AllianceMember
+    from tests.pledges.factories import AllianceFactory
+
+    alliance = AllianceFactory(slug="resumption-alliance")
+    dataset = tablib.Dataset(
+        [alliance.slug, "甲协会", "2020-03-13"],
+        [alliance.slug, "乙协会\r\nBcc: x@example.com", "2020-03-13"],
+        headers=["alliance", "name", "joined_on"],
+    )
+    result = AllianceMemberResource().import_data(
+        dataset, dry_run=False, use_transactions=True, rollback_on_validation_errors=True
+    )
+    assert result.has_validation_errors()
+    rows = [(row.number, str(row.error_dict)) for row in result.invalid_rows]
+    assert [number for number, _ in rows] == [2], rows
+    assert "不能包含换行" in rows[0][1]
+    assert not AllianceMember.objects.filter(alliance=alliance).exists()
