@@ -43,7 +43,8 @@ def wsgi_app():
     import cqa_portal.urls as portal_urls
 
     urls = types.ModuleType("bench_server_urls")
-    urls.handler500 = portal_urls.handler500  # the portal's error pages, as in production
+    for code in (400, 403, 404, 500):  # the portal's error pages, as in production
+        setattr(urls, f"handler{code}", getattr(portal_urls, f"handler{code}"))
     urls.urlpatterns = [
         path(TRIVIAL.strip("/") + "/", _trivial),
         path("", include("cqa_portal.urls")),

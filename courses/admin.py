@@ -13,6 +13,7 @@ from import_export.admin import ExportMixin, ImportMixin
 from import_export.formats.base_formats import CSV, XLSX
 
 from cqa_portal.core.admin import AuditHistoryInline, SpreadsheetImportMixin
+from cqa_portal.core.forms import PortalForm
 
 from . import selectors, services
 from .models import AttendanceRecord, Lecturer, Registration, Series, Session, Topic
@@ -56,7 +57,7 @@ class LecturerAdmin(admin.ModelAdmin):
     search_fields = ["name", "organisation"]
 
 
-class CancelForm(forms.Form):
+class CancelForm(PortalForm):
     reason = forms.CharField(
         label=_("Reason (sent to registrants)"),
         required=False,

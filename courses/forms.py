@@ -4,12 +4,12 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
-from cqa_portal.core.forms import PrivacyConsentField
+from cqa_portal.core.forms import PortalForm, PrivacyConsentField
 
 from .selectors import ScheduleFilters
 
 
-class ScheduleFilterForm(forms.Form):
+class ScheduleFilterForm(PortalForm):
     """Filters of the schedule. Choices come from lists the page already loaded, so the form
     costs no queries of its own."""
 
@@ -48,7 +48,7 @@ class ScheduleFilterForm(forms.Form):
         return any(self.filters().__dict__.values())
 
 
-class VisitorRegistrationForm(forms.Form):
+class VisitorRegistrationForm(PortalForm):
     """A visitor registers with name, email and organisation, then confirms by email."""
 
     name = forms.CharField(label=_("Full name"), max_length=150)

@@ -11,6 +11,8 @@ from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
+from cqa_portal.core.validators import validate_multi_line, validate_single_line
+
 
 def _english() -> bool:
     return (get_language() or "").startswith("en")
@@ -19,8 +21,12 @@ def _english() -> bool:
 class Topic(models.Model):
     """A subject area, e.g. total quality management or quality tools."""
 
-    name = models.CharField(_("topic name"), max_length=100, unique=True)
-    name_en = models.CharField(_("name in English"), max_length=100, blank=True)
+    name = models.CharField(
+        _("topic name"), max_length=100, unique=True, validators=[validate_single_line]
+    )
+    name_en = models.CharField(
+        _("name in English"), max_length=100, blank=True, validators=[validate_single_line]
+    )
     slug = models.SlugField(_("short name in links"), max_length=60, unique=True)
     order = models.PositiveSmallIntegerField(_("order"), default=0)
 
@@ -40,8 +46,12 @@ class Topic(models.Model):
 class Series(models.Model):
     """A run of sessions taught as one course, e.g. a five-part introduction to quality tools."""
 
-    name = models.CharField(_("series name"), max_length=150, unique=True)
-    name_en = models.CharField(_("name in English"), max_length=150, blank=True)
+    name = models.CharField(
+        _("series name"), max_length=150, unique=True, validators=[validate_single_line]
+    )
+    name_en = models.CharField(
+        _("name in English"), max_length=150, blank=True, validators=[validate_single_line]
+    )
     slug = models.SlugField(_("short name in links"), max_length=80, unique=True)
     topic = models.ForeignKey(
         Topic,
@@ -51,7 +61,7 @@ class Series(models.Model):
         blank=True,
         related_name="series",
     )
-    description = models.TextField(_("description"), blank=True)
+    description = models.TextField(_("description"), blank=True, validators=[validate_multi_line])
 
     class Meta:
         verbose_name = _("series")
@@ -67,12 +77,18 @@ class Series(models.Model):
 
 
 class Lecturer(models.Model):
-    name = models.CharField(_("full name"), max_length=100)
+    name = models.CharField(_("full name"), max_length=100, validators=[validate_single_line])
     title = models.CharField(
-        _("title"), max_length=150, blank=True, help_text=_("E.g. senior engineer, professor.")
+        _("title"),
+        max_length=150,
+        blank=True,
+        help_text=_("E.g. senior engineer, professor."),
+        validators=[validate_single_line],
     )
-    organisation = models.CharField(_("organisation"), max_length=200, blank=True)
-    bio = models.TextField(_("short biography"), blank=True)
+    organisation = models.CharField(
+        _("organisation"), max_length=200, blank=True, validators=[validate_single_line]
+    )
+    bio = models.TextField(_("short biography"), blank=True, validators=[validate_multi_line])
 
     class Meta:
         verbose_name = _("lecturer")
@@ -99,8 +115,10 @@ class Session(models.Model):
         editable=False,
         help_text=_("Stable identifier of the session in calendar files."),
     )
-    title = models.CharField(_("title"), max_length=200)
-    title_en = models.CharField(_("title in English"), max_length=200, blank=True)
+    title = models.CharField(_("title"), max_length=200, validators=[validate_single_line])
+    title_en = models.CharField(
+        _("title in English"), max_length=200, blank=True, validators=[validate_single_line]
+    )
     topic = models.ForeignKey(
         Topic, verbose_name=_("topic"), on_delete=models.PROTECT, related_name="sessions"
     )
@@ -118,7 +136,10 @@ class Session(models.Model):
     starts_at = models.DateTimeField(_("starts at"), db_index=True)
     ends_at = models.DateTimeField(_("ends at"))
     platform = models.CharField(
-        _("live platform"), max_length=100, help_text=_("E.g. Tencent Meeting, DingTalk.")
+        _("live platform"),
+        max_length=100,
+        help_text=_("E.g. Tencent Meeting, DingTalk."),
+        validators=[validate_single_line],
     )
     join_url = models.URLField(
         _("join link"),
@@ -138,7 +159,7 @@ class Session(models.Model):
     status = models.CharField(
         _("status"), max_length=10, choices=Status.choices, default=Status.SCHEDULED
     )
-    description = models.TextField(_("description"), blank=True)
+    description = models.TextField(_("description"), blank=True, validators=[validate_multi_line])
     sequence = models.PositiveIntegerField(
         _("revision"),
         default=0,
@@ -223,9 +244,11 @@ class Registration(models.Model):
         blank=True,
         related_name="course_registrations",
     )
-    name = models.CharField(_("full name"), max_length=150)
+    name = models.CharField(_("full name"), max_length=150, validators=[validate_single_line])
     email = models.EmailField(_("email"))
-    organisation = models.CharField(_("organisation"), max_length=200, blank=True)
+    organisation = models.CharField(
+        _("organisation"), max_length=200, blank=True, validators=[validate_single_line]
+    )
     status = models.CharField(
         _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
     )
@@ -235,7 +258,9 @@ class Registration(models.Model):
         blank=True,
         help_text=_("Order of joining the queue; the waiting list is served in this order."),
     )
-    language = models.CharField(_("language"), max_length=10, default="zh-hans")
+    language = models.CharField(
+        _("language"), max_length=10, default="zh-hans", validators=[validate_single_line]
+    )
     revision = models.PositiveIntegerField(_("revision"), default=0, editable=False)
     privacy_consent_at = models.DateTimeField(
         _("privacy notice accepted at"), null=True, blank=True

@@ -6,13 +6,13 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 
 from cqa_portal.core import throttle
+from cqa_portal.core.decorators import login_required, post_only
 
 from . import ics, selectors, services, tokens
 from .forms import ScheduleFilterForm, VisitorRegistrationForm
@@ -134,7 +134,7 @@ def _outcome_message(request, outcome: services.Outcome) -> None:
         )
 
 
-@require_POST
+@post_only(back="courses:session")
 def register(request, pk: int):
     session = _session_or_404(pk)
     if request.user.is_authenticated:
@@ -179,11 +179,10 @@ def register(request, pk: int):
     return redirect(session)
 
 
-@require_POST
+@post_only(back="courses:session")
+@login_required
 def cancel_own(request, pk: int):
     """A logged-in user cancels their own registration from the session page."""
-    if not request.user.is_authenticated:
-        return redirect(f"{reverse('account_login')}?next={reverse('courses:session', args=[pk])}")
     if not 0 < pk <= MAX_ID:  # no such session; a larger number would overflow the query
         raise Http404
     mine = selectors.registrations_of_user(user=request.user, session_ids=[pk]).get(pk)

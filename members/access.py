@@ -10,10 +10,11 @@ object is a 404, never a 403 that would confirm it exists.
 from functools import wraps
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
 from django.utils.translation import gettext as _
+
+from cqa_portal.core.decorators import login_required
 
 from .models import CompanyMembership, MemberCompany
 

@@ -6,6 +6,8 @@ from django.utils.translation import gettext_lazy as _
 from cqa_portal.core.forms import (
     BoundedModelChoiceField,
     BoundedModelMultipleChoiceField,
+    PortalForm,
+    PortalModelForm,
     PrivacyConsentField,
 )
 
@@ -38,7 +40,7 @@ class CompanyFieldsMixin:
         return code
 
 
-class MembershipApplicationForm(CompanyFieldsMixin, forms.ModelForm):
+class MembershipApplicationForm(CompanyFieldsMixin, PortalModelForm):
     message = forms.CharField(
         label=_("Message to the association"),
         required=False,
@@ -62,7 +64,7 @@ class MembershipApplicationForm(CompanyFieldsMixin, forms.ModelForm):
         pass
 
 
-class CompanyProfileForm(CompanyFieldsMixin, forms.ModelForm):
+class CompanyProfileForm(CompanyFieldsMixin, PortalModelForm):
     """What a company administrator may edit: everything except code, status and level."""
 
     class Meta:
@@ -82,7 +84,7 @@ class CompanyProfileForm(CompanyFieldsMixin, forms.ModelForm):
         ]
 
 
-class InvitationForm(forms.Form):
+class InvitationForm(PortalForm):
     email = forms.EmailField(label=_("Colleague's email address"))
 
 
@@ -102,7 +104,7 @@ class MultipleFileField(forms.FileField):
         return [single(data, initial)] if data else []
 
 
-class ReliefRequestForm(forms.ModelForm):
+class ReliefRequestForm(PortalModelForm):
     year = forms.TypedChoiceField(label=_("Fee year"), coerce=int)
     reasons = BoundedModelMultipleChoiceField(
         label=_("Reasons"),
@@ -154,7 +156,7 @@ class ReliefRequestForm(forms.ModelForm):
         return files
 
 
-class FeesGenerateForm(forms.Form):
+class FeesGenerateForm(PortalForm):
     year = forms.IntegerField(label=_("Year"), min_value=2000, max_value=2100)
     due_date = forms.DateField(label=_("Due date"), widget=forms.DateInput(attrs={"type": "date"}))
 
@@ -165,13 +167,13 @@ class FeesGenerateForm(forms.Form):
         self.fields["due_date"].initial = today.replace(month=3, day=31)
 
 
-class FeePaymentForm(forms.Form):
+class FeePaymentForm(PortalForm):
     amount = forms.DecimalField(label=_("Amount (CNY)"), max_digits=10, decimal_places=2)
     paid_on = forms.DateField(label=_("Paid on"), widget=forms.DateInput(attrs={"type": "date"}))
     reference = forms.CharField(label=_("Bank reference"), max_length=100, required=False)
 
 
-class ReliefDecisionForm(forms.Form):
+class ReliefDecisionForm(PortalForm):
     decision = forms.ChoiceField(
         label=_("Decision"),
         choices=[
@@ -195,7 +197,7 @@ class ReliefDecisionForm(forms.Form):
     )
 
 
-class ApplicationDecisionForm(forms.Form):
+class ApplicationDecisionForm(PortalForm):
     approve = forms.TypedChoiceField(
         label=_("Decision"),
         choices=[("1", _("Approve")), ("0", _("Reject"))],

@@ -8,6 +8,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from cqa_portal.core.validators import validate_multi_line, validate_single_line
+
 from .reference import RELIEF_REASONS, IndustrySection, Province
 from .storage import private_storage
 from .validators import validate_uscc_format
@@ -15,8 +17,10 @@ from .validators import validate_uscc_format
 
 class MembershipLevel(models.Model):
     code = models.SlugField(_("code"), max_length=30, unique=True)
-    name = models.CharField(_("name"), max_length=100)
-    name_en = models.CharField(_("English name"), max_length=100, blank=True)
+    name = models.CharField(_("name"), max_length=100, validators=[validate_single_line])
+    name_en = models.CharField(
+        _("English name"), max_length=100, blank=True, validators=[validate_single_line]
+    )
     annual_fee = models.DecimalField(
         _("annual fee (CNY)"),
         max_digits=10,
@@ -47,13 +51,15 @@ class MemberCompany(models.Model):
         MEDIUM = "medium", _("Medium (100–999 staff)")
         LARGE = "large", _("Large (1,000 staff or more)")
 
-    name = models.CharField(_("Chinese name"), max_length=200)
-    name_en = models.CharField(_("English name"), max_length=200, blank=True)
+    name = models.CharField(_("Chinese name"), max_length=200, validators=[validate_single_line])
+    name_en = models.CharField(
+        _("English name"), max_length=200, blank=True, validators=[validate_single_line]
+    )
     uscc = models.CharField(
         _("unified social credit code"),
         max_length=18,
         unique=True,
-        validators=[validate_uscc_format],
+        validators=[validate_uscc_format, validate_single_line],
         help_text=_("18 characters, as on the business licence."),
     )
     uscc_needs_review = models.BooleanField(
@@ -70,6 +76,7 @@ class MemberCompany(models.Model):
         max_length=100,
         blank=True,
         help_text=_("Optional finer industry, e.g. automobile manufacturing."),
+        validators=[validate_single_line],
     )
     size_band = models.CharField(_("size"), max_length=10, choices=SizeBand.choices)
     level = models.ForeignKey(
@@ -82,10 +89,18 @@ class MemberCompany(models.Model):
     status = models.CharField(
         _("status"), max_length=10, choices=Status.choices, default=Status.APPLICANT
     )
-    address = models.CharField(_("address"), max_length=255, blank=True)
-    postal_code = models.CharField(_("postal code"), max_length=6, blank=True)
-    contact_name = models.CharField(_("contact person"), max_length=100, blank=True)
-    contact_phone = models.CharField(_("contact telephone"), max_length=30, blank=True)
+    address = models.CharField(
+        _("address"), max_length=255, blank=True, validators=[validate_single_line]
+    )
+    postal_code = models.CharField(
+        _("postal code"), max_length=6, blank=True, validators=[validate_single_line]
+    )
+    contact_name = models.CharField(
+        _("contact person"), max_length=100, blank=True, validators=[validate_single_line]
+    )
+    contact_phone = models.CharField(
+        _("contact telephone"), max_length=30, blank=True, validators=[validate_single_line]
+    )
     contact_email = models.EmailField(_("contact email"), blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
@@ -153,8 +168,12 @@ class MembershipApplication(models.Model):
     status = models.CharField(
         _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
     )
-    message = models.TextField(_("message to the association"), blank=True)
-    decision_note = models.TextField(_("decision note"), blank=True)
+    message = models.TextField(
+        _("message to the association"), blank=True, validators=[validate_multi_line]
+    )
+    decision_note = models.TextField(
+        _("decision note"), blank=True, validators=[validate_multi_line]
+    )
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("decided by"),
@@ -287,7 +306,9 @@ class FeePayment(models.Model):
         validators=[MinValueValidator(Decimal("0.01"))],
     )
     paid_on = models.DateField(_("paid on"))
-    reference = models.CharField(_("bank reference"), max_length=100, blank=True)
+    reference = models.CharField(
+        _("bank reference"), max_length=100, blank=True, validators=[validate_single_line]
+    )
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("recorded by"),
@@ -358,14 +379,16 @@ class ReliefRequest(models.Model):
     )
     deferral_until = models.DateField(_("defer payment until"), null=True, blank=True)
     reasons = models.ManyToManyField(ReliefReason, verbose_name=_("reasons"), blank=True)
-    explanation = models.TextField(_("explanation"), blank=True)
+    explanation = models.TextField(_("explanation"), blank=True, validators=[validate_multi_line])
     status = models.CharField(
         _("status"), max_length=15, choices=Status.choices, default=Status.DRAFT
     )
     granted_amount = models.DecimalField(
         _("relief granted (CNY)"), max_digits=10, decimal_places=2, null=True, blank=True
     )
-    decision_note = models.TextField(_("decision note"), blank=True)
+    decision_note = models.TextField(
+        _("decision note"), blank=True, validators=[validate_multi_line]
+    )
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("decided by"),
@@ -420,8 +443,12 @@ class ReliefDocument(models.Model):
         related_name="documents",
     )
     file = models.FileField(_("file"), storage=private_storage, upload_to="relief/%Y/%m/")
-    original_name = models.CharField(_("original file name"), max_length=255)
-    content_type = models.CharField(_("content type"), max_length=50)
+    original_name = models.CharField(
+        _("original file name"), max_length=255, validators=[validate_single_line]
+    )
+    content_type = models.CharField(
+        _("content type"), max_length=50, validators=[validate_single_line]
+    )
     size = models.PositiveIntegerField(_("size (bytes)"))
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

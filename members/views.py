@@ -1,10 +1,10 @@
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+
+from cqa_portal.core.decorators import login_required, post_only
 
 from . import selectors, services
 from .access import company_admin_required, company_member_required, get_membership
@@ -106,7 +106,7 @@ def users(request):
     return render(request, "members/users.html", context)
 
 
-@require_POST
+@post_only(back="members:users")
 @company_admin_required(active=False)
 def user_remove(request, pk: int):
     membership = get_object_or_404(
@@ -125,7 +125,7 @@ def user_remove(request, pk: int):
     return redirect("members:users")
 
 
-@require_POST
+@post_only(back="members:users")
 @company_admin_required(active=False)
 def invitation_revoke(request, pk: int):
     invitation = get_object_or_404(Invitation, pk=pk, company=request.membership.company)
@@ -206,7 +206,7 @@ def relief_detail(request, pk: int):
     return render(request, "members/relief_detail.html", context)
 
 
-@require_POST
+@post_only(back="members:relief_detail")
 @company_admin_required
 def relief_submit(request, pk: int):
     relief = selectors.relief_request_for_company(company=request.membership.company, pk=pk)
@@ -219,7 +219,7 @@ def relief_submit(request, pk: int):
     return redirect("members:relief_detail", pk=relief.pk)
 
 
-@require_POST
+@post_only(back="members:relief_detail")
 @company_admin_required(active=False)
 def relief_withdraw(request, pk: int):
     relief = selectors.relief_request_for_company(company=request.membership.company, pk=pk)

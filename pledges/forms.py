@@ -2,7 +2,7 @@ from django import forms
 from django.core.validators import MaxLengthValidator
 from django.utils.translation import gettext_lazy as _
 
-from cqa_portal.core.forms import PrivacyConsentField
+from cqa_portal.core.forms import PortalForm, PortalModelForm, PrivacyConsentField
 from members.reference import Province
 from members.validators import normalize_uscc, validate_uscc_format
 
@@ -29,7 +29,7 @@ def clean_email_value(value: str) -> str:
     return value
 
 
-class _SignatureForm(forms.Form):
+class _SignatureForm(PortalForm):
     kind: str = ""
 
     province = forms.ChoiceField(label=_("Province"), choices=PROVINCE_CHOICES)
@@ -114,7 +114,7 @@ def signature_forms(data=None, *, kind: str = "") -> dict:
     }
 
 
-class CompanySignForm(forms.Form):
+class CompanySignForm(PortalForm):
     show_name = forms.BooleanField(
         label=_("Show our company's name on the public list of signatories"),
         required=False,
@@ -122,7 +122,7 @@ class CompanySignForm(forms.Form):
     )
 
 
-class WallFilterForm(forms.Form):
+class WallFilterForm(PortalForm):
     kind = forms.ChoiceField(
         label=_("Signing as"),
         choices=[("", _("Everyone")), *SignatureKind.choices],
@@ -135,7 +135,7 @@ class WallFilterForm(forms.Form):
     )
 
 
-class CoSignForm(forms.ModelForm):
+class CoSignForm(PortalModelForm):
     website = forms.URLField(
         label=_("Website"), required=False, max_length=200, assume_scheme="https"
     )

@@ -6,6 +6,7 @@ from django.db.models import Q
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
+from cqa_portal.core.validators import validate_multi_line, validate_single_line
 from members.reference import Province
 
 
@@ -53,12 +54,19 @@ class Initiative(Publishable):
         unique=True,
         help_text=_("Part of the web address; never change it once published."),
     )
-    title = models.CharField(_("title"), max_length=200)
-    title_en = models.CharField(_("English title"), max_length=200, blank=True)
-    intro = models.TextField(
-        _("introduction"), blank=True, help_text=_("Markdown. Scripts and raw HTML are removed.")
+    title = models.CharField(_("title"), max_length=200, validators=[validate_single_line])
+    title_en = models.CharField(
+        _("English title"), max_length=200, blank=True, validators=[validate_single_line]
     )
-    intro_en = models.TextField(_("English introduction"), blank=True)
+    intro = models.TextField(
+        _("introduction"),
+        blank=True,
+        help_text=_("Markdown. Scripts and raw HTML are removed."),
+        validators=[validate_multi_line],
+    )
+    intro_en = models.TextField(
+        _("English introduction"), blank=True, validators=[validate_multi_line]
+    )
     accepts_signatures = models.BooleanField(
         _("open for signatures"),
         default=True,
@@ -87,8 +95,8 @@ class InitiativeItem(models.Model):
         Initiative, verbose_name=_("initiative"), on_delete=models.CASCADE, related_name="items"
     )
     order = models.PositiveSmallIntegerField(_("order"), default=0)
-    text = models.TextField(_("text"))
-    text_en = models.TextField(_("English text"), blank=True)
+    text = models.TextField(_("text"), validators=[validate_multi_line])
+    text_en = models.TextField(_("English text"), blank=True, validators=[validate_multi_line])
 
     class Meta:
         verbose_name = _("initiative item")
@@ -110,13 +118,23 @@ class OpenLetter(Publishable):
         unique=True,
         help_text=_("The letter stays at /open-letter/<address name>/; never change it."),
     )
-    title = models.CharField(_("title"), max_length=200)
-    title_en = models.CharField(_("English title"), max_length=200, blank=True)
+    title = models.CharField(_("title"), max_length=200, validators=[validate_single_line])
+    title_en = models.CharField(
+        _("English title"), max_length=200, blank=True, validators=[validate_single_line]
+    )
     date = models.DateField(_("letter date"))
-    addressees = models.CharField(_("addressees"), max_length=300)
-    addressees_en = models.CharField(_("English addressees"), max_length=300, blank=True)
-    body = models.TextField(_("body"), help_text=_("Markdown. Scripts and raw HTML are removed."))
-    body_en = models.TextField(_("English body"), blank=True)
+    addressees = models.CharField(
+        _("addressees"), max_length=300, validators=[validate_single_line]
+    )
+    addressees_en = models.CharField(
+        _("English addressees"), max_length=300, blank=True, validators=[validate_single_line]
+    )
+    body = models.TextField(
+        _("body"),
+        help_text=_("Markdown. Scripts and raw HTML are removed."),
+        validators=[validate_multi_line],
+    )
+    body_en = models.TextField(_("English body"), blank=True, validators=[validate_multi_line])
     initiative = models.ForeignKey(
         Initiative,
         verbose_name=_("initiative"),
@@ -161,8 +179,8 @@ class Commitment(models.Model):
         related_name="commitments",
     )
     order = models.PositiveSmallIntegerField(_("order"), default=0)
-    text = models.TextField(_("text"))
-    text_en = models.TextField(_("English text"), blank=True)
+    text = models.TextField(_("text"), validators=[validate_multi_line])
+    text_en = models.TextField(_("English text"), blank=True, validators=[validate_multi_line])
 
     class Meta:
         verbose_name = _("commitment")
@@ -179,13 +197,20 @@ class Commitment(models.Model):
 
 class Alliance(Publishable):
     slug = models.SlugField(_("address name"), max_length=80, unique=True)
-    name = models.CharField(_("name"), max_length=200)
-    name_en = models.CharField(_("English name"), max_length=200, blank=True)
+    name = models.CharField(_("name"), max_length=200, validators=[validate_single_line])
+    name_en = models.CharField(
+        _("English name"), max_length=200, blank=True, validators=[validate_single_line]
+    )
     founded_on = models.DateField(_("founded on"))
     description = models.TextField(
-        _("description"), blank=True, help_text=_("Markdown. Scripts and raw HTML are removed.")
+        _("description"),
+        blank=True,
+        help_text=_("Markdown. Scripts and raw HTML are removed."),
+        validators=[validate_multi_line],
     )
-    description_en = models.TextField(_("English description"), blank=True)
+    description_en = models.TextField(
+        _("English description"), blank=True, validators=[validate_multi_line]
+    )
     initiative = models.ForeignKey(
         Initiative,
         verbose_name=_("initiative"),
@@ -217,9 +242,13 @@ class AllianceMember(models.Model):
     alliance = models.ForeignKey(
         Alliance, verbose_name=_("alliance"), on_delete=models.CASCADE, related_name="members"
     )
-    name = models.CharField(_("name"), max_length=200)
-    name_en = models.CharField(_("English name"), max_length=200, blank=True)
-    short_name = models.CharField(_("short name"), max_length=50, blank=True)
+    name = models.CharField(_("name"), max_length=200, validators=[validate_single_line])
+    name_en = models.CharField(
+        _("English name"), max_length=200, blank=True, validators=[validate_single_line]
+    )
+    short_name = models.CharField(
+        _("short name"), max_length=50, blank=True, validators=[validate_single_line]
+    )
     website = models.URLField(_("website"), blank=True)
     joined_on = models.DateField(_("joined on"))
     order = models.PositiveSmallIntegerField(_("order"), default=0)
@@ -271,10 +300,21 @@ class Signature(models.Model):
     status = models.CharField(
         _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
     )
-    name = models.CharField(_("signer's name"), max_length=100, blank=True)
-    title = models.CharField(_("signer's title"), max_length=100, blank=True)
-    organisation = models.CharField(_("organisation"), max_length=200, blank=True)
-    uscc = models.CharField(_("unified social credit code"), max_length=18, blank=True)
+    name = models.CharField(
+        _("signer's name"), max_length=100, blank=True, validators=[validate_single_line]
+    )
+    title = models.CharField(
+        _("signer's title"), max_length=100, blank=True, validators=[validate_single_line]
+    )
+    organisation = models.CharField(
+        _("organisation"), max_length=200, blank=True, validators=[validate_single_line]
+    )
+    uscc = models.CharField(
+        _("unified social credit code"),
+        max_length=18,
+        blank=True,
+        validators=[validate_single_line],
+    )
     uscc_needs_review = models.BooleanField(
         _("credit code needs review"),
         default=False,
@@ -306,6 +346,7 @@ class Signature(models.Model):
         max_length=64,
         blank=True,
         help_text=_("Salted one-way hash of the IP address, erased after 30 days."),
+        validators=[validate_single_line],
     )
     consent_at = models.DateTimeField(_("privacy notice accepted at"), null=True, blank=True)
     created_at = models.DateTimeField(_("signed at"), auto_now_add=True, db_index=True)
@@ -411,25 +452,43 @@ class CoSignature(models.Model):
     alliance = models.ForeignKey(
         Alliance, verbose_name=_("alliance"), on_delete=models.CASCADE, related_name="cosignatures"
     )
-    organisation = models.CharField(_("organisation name"), max_length=200)
-    organisation_en = models.CharField(_("English name"), max_length=200, blank=True)
+    organisation = models.CharField(
+        _("organisation name"), max_length=200, validators=[validate_single_line]
+    )
+    organisation_en = models.CharField(
+        _("English name"), max_length=200, blank=True, validators=[validate_single_line]
+    )
     organisation_type = models.CharField(
         _("type of organisation"), max_length=12, choices=OrganisationType.choices
     )
-    uscc = models.CharField(_("unified social credit code"), max_length=18, blank=True)
+    uscc = models.CharField(
+        _("unified social credit code"),
+        max_length=18,
+        blank=True,
+        validators=[validate_single_line],
+    )
     uscc_needs_review = models.BooleanField(_("credit code needs review"), default=False)
     province = models.CharField(_("province"), max_length=2, choices=Province.choices)
     website = models.URLField(_("website"), blank=True)
-    contact_name = models.CharField(_("contact person"), max_length=100)
-    contact_title = models.CharField(_("contact's title"), max_length=100, blank=True)
+    contact_name = models.CharField(
+        _("contact person"), max_length=100, validators=[validate_single_line]
+    )
+    contact_title = models.CharField(
+        _("contact's title"), max_length=100, blank=True, validators=[validate_single_line]
+    )
     contact_email = models.EmailField(_("contact email"))
-    contact_phone = models.CharField(_("contact telephone"), max_length=30, blank=True)
-    statement = models.TextField(_("statement"), blank=True)
+    contact_phone = models.CharField(
+        _("contact telephone"), max_length=30, blank=True, validators=[validate_single_line]
+    )
+    statement = models.TextField(_("statement"), blank=True, validators=[validate_multi_line])
     status = models.CharField(
         _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
     )
     decision_note = models.TextField(
-        _("decision note"), blank=True, help_text=_("How it was verified, or why it was rejected.")
+        _("decision note"),
+        blank=True,
+        help_text=_("How it was verified, or why it was rejected."),
+        validators=[validate_multi_line],
     )
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -440,7 +499,9 @@ class CoSignature(models.Model):
         related_name="+",
     )
     decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
-    ip_hash = models.CharField(_("IP hash"), max_length=64, blank=True)
+    ip_hash = models.CharField(
+        _("IP hash"), max_length=64, blank=True, validators=[validate_single_line]
+    )
     consent_at = models.DateTimeField(_("privacy notice accepted at"), null=True, blank=True)
     created_at = models.DateTimeField(_("applied at"), auto_now_add=True)
 

@@ -9,9 +9,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods
 
 from cqa_portal.core import pagecache, throttle
+from cqa_portal.core.decorators import post_only
 from members.access import company_admin_required, get_membership
 from members.models import MemberCompany
 
@@ -171,8 +172,8 @@ def _back(request, initiative) -> str:
     return reverse("pledges:sign", kwargs={"slug": initiative.slug})
 
 
+@post_only(back="pledges:sign")
 @company_admin_required
-@require_POST
 def sign_company(request, slug: str):
     initiative = get_object_or_404(_initiatives(), slug=slug, accepts_signatures=True)
     form = CompanySignForm(request.POST)
@@ -191,8 +192,8 @@ def sign_company(request, slug: str):
     return redirect(_back(request, initiative))
 
 
+@post_only(back="pledges:sign")
 @company_admin_required
-@require_POST
 def withdraw_company(request, slug: str):
     initiative = get_object_or_404(Initiative.objects.published(), slug=slug)
     if services.signature_withdraw_for_company(

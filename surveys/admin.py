@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from cqa_portal.core.admin import AuditHistoryInline
+from cqa_portal.core.forms import PortalModelForm
 
 from . import services
 from .models import (
@@ -29,7 +30,7 @@ from .models import (
 RESERVED_SLUGS = {"findings", "responses"}
 
 
-class SurveyForm(forms.ModelForm):
+class SurveyForm(PortalModelForm):
     class Meta:
         model = Survey
         fields = [
@@ -59,7 +60,7 @@ class SurveyForm(forms.ModelForm):
         return ",".join(parts)
 
 
-class QuestionForm(forms.ModelForm):
+class QuestionForm(PortalModelForm):
     class Meta:
         model = Question
         fields = [

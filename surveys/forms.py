@@ -14,6 +14,8 @@ from decimal import Decimal
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from cqa_portal.core.forms import PortalForm
+
 from .models import Answer, Question, QuestionOption
 
 OTHER_SUFFIX = "__other"
@@ -42,7 +44,7 @@ class DateInput(forms.DateInput):
         super().__init__(attrs, format="%Y-%m-%d")
 
 
-class ResponseForm(forms.Form):
+class ResponseForm(PortalForm):
     """Fields are named ``q_<code>``; an "other" text box is ``q_<code>__other``."""
 
     def __init__(self, *args, questions: list[Question], draft: bool = False, **kwargs):

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
+from cqa_portal.core.validators import validate_multi_line, validate_single_line
 from members.models import MemberCompany
 from members.reference import IndustrySection, Province, RegionGroup
 
@@ -26,11 +27,15 @@ class Survey(models.Model):
         OPEN = "open", _("Open")
         CLOSED = "closed", _("Closed")
 
-    title = models.CharField(_("title"), max_length=200)
-    title_en = models.CharField(_("English title"), max_length=200, blank=True)
+    title = models.CharField(_("title"), max_length=200, validators=[validate_single_line])
+    title_en = models.CharField(
+        _("English title"), max_length=200, blank=True, validators=[validate_single_line]
+    )
     slug = models.SlugField(_("slug"), max_length=80, unique=True)
-    description = models.TextField(_("description"), blank=True)
-    description_en = models.TextField(_("English description"), blank=True)
+    description = models.TextField(_("description"), blank=True, validators=[validate_multi_line])
+    description_en = models.TextField(
+        _("English description"), blank=True, validators=[validate_multi_line]
+    )
     opens_at = models.DateTimeField(_("opens at"))
     closes_at = models.DateTimeField(_("closes at"))
     status = models.CharField(
@@ -45,6 +50,7 @@ class Survey(models.Model):
             "Comma-separated numbers of days before closing on which companies that have not "
             "submitted get a reminder, e.g. 7,2. Leave empty for no automatic reminders."
         ),
+        validators=[validate_single_line],
     )
     results_published = models.BooleanField(
         _("findings published"),
@@ -115,10 +121,16 @@ class Question(models.Model):
         help_text=_("Short name used in exports and summaries, e.g. impact_degree."),
     )
     kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
-    text = models.CharField(_("question"), max_length=300)
-    text_en = models.CharField(_("English question"), max_length=300, blank=True)
-    help_text = models.CharField(_("help text"), max_length=300, blank=True)
-    help_text_en = models.CharField(_("English help text"), max_length=300, blank=True)
+    text = models.CharField(_("question"), max_length=300, validators=[validate_single_line])
+    text_en = models.CharField(
+        _("English question"), max_length=300, blank=True, validators=[validate_single_line]
+    )
+    help_text = models.CharField(
+        _("help text"), max_length=300, blank=True, validators=[validate_single_line]
+    )
+    help_text_en = models.CharField(
+        _("English help text"), max_length=300, blank=True, validators=[validate_single_line]
+    )
     required = models.BooleanField(_("required"), default=False)
     min_value = models.DecimalField(
         _("minimum"), max_digits=14, decimal_places=4, null=True, blank=True
@@ -185,8 +197,10 @@ class QuestionOption(models.Model):
     )
     order = models.PositiveSmallIntegerField(_("order"), default=0)
     code = models.SlugField(_("code"), max_length=50)
-    label_zh = models.CharField(_("label"), max_length=200)
-    label_en = models.CharField(_("English label"), max_length=200, blank=True)
+    label_zh = models.CharField(_("label"), max_length=200, validators=[validate_single_line])
+    label_en = models.CharField(
+        _("English label"), max_length=200, blank=True, validators=[validate_single_line]
+    )
     is_other = models.BooleanField(
         _("asks for details"),
         default=False,
@@ -241,7 +255,10 @@ class Response(models.Model):
         blank=True,
     )
     industry_division = models.CharField(
-        _("industry division at submission"), max_length=100, blank=True
+        _("industry division at submission"),
+        max_length=100,
+        blank=True,
+        validators=[validate_single_line],
     )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -304,7 +321,7 @@ class Answer(models.Model):
     number = models.DecimalField(
         _("number"), max_digits=14, decimal_places=4, null=True, blank=True
     )
-    text = models.TextField(_("text"), blank=True)
+    text = models.TextField(_("text"), blank=True, validators=[validate_multi_line])
     date = models.DateField(_("date"), null=True, blank=True)
 
     class Meta:
@@ -337,8 +354,8 @@ class SurveyReminder(models.Model):
     company = models.ForeignKey(
         MemberCompany, verbose_name=_("company"), on_delete=models.CASCADE, related_name="+"
     )
-    step = models.CharField(_("step"), max_length=30)
-    recipients = models.TextField(_("recipients"), blank=True)
+    step = models.CharField(_("step"), max_length=30, validators=[validate_single_line])
+    recipients = models.TextField(_("recipients"), blank=True, validators=[validate_multi_line])
     sent_at = models.DateTimeField(_("sent at"), auto_now_add=True)
 
     class Meta:

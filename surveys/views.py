@@ -9,8 +9,9 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods
 
+from cqa_portal.core.decorators import post_only, staff_required
 from members.access import company_member_required
 
 from . import exports, selectors, services
@@ -154,8 +155,8 @@ def staff_results(request, slug):
     return render(request, "surveys/results.html", context)
 
 
-@staff_member_required
-@require_POST
+@post_only(back="surveys:staff_results")
+@staff_required
 def staff_refresh(request, slug):
     survey = get_object_or_404(Survey, slug=slug)
     if services.summary_refresh_request(survey=survey, actor=request.user):

@@ -6,12 +6,43 @@ from django.utils.functional import lazy
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from .validators import validate_multi_line, validate_single_line
+
 
 class PortalFormRenderer(TemplatesSetting):
     """Every form in the portal renders with the same accessible layout."""
 
     form_template_name = "forms/portal_form.html"
     field_template_name = "forms/portal_field.html"
+
+
+class TextCheckMixin:
+    """Every text field of the form refuses control characters when it is cleaned: one-line
+    inputs refuse line breaks too, text areas keep them (core.validators). Fields added in a
+    form's __init__ are covered as well. Passwords are left as typed."""
+
+    def full_clean(self):
+        for field in self.fields.values():
+            if not isinstance(field, forms.CharField) or isinstance(
+                field.widget, forms.PasswordInput
+            ):
+                continue
+            check = (
+                validate_multi_line
+                if isinstance(field.widget, forms.Textarea)
+                else validate_single_line
+            )
+            if check not in field.validators:
+                field.validators.append(check)
+        super().full_clean()
+
+
+class PortalForm(TextCheckMixin, forms.Form):
+    """The base of every form of the portal."""
+
+
+class PortalModelForm(TextCheckMixin, forms.ModelForm):
+    """The base of every model form of the portal (the model's own validators run as well)."""
 
 
 def _privacy_label():
@@ -40,7 +71,7 @@ class PrivacyConsentField(forms.BooleanField):
         super().__init__(**kwargs)
 
 
-class SignupForm(forms.Form):
+class SignupForm(PortalForm):
     """Extra fields on allauth's signup form: the person's name and privacy consent."""
 
     name = forms.CharField(label=_("Full name"), max_length=150)

@@ -31,3 +31,23 @@ class SecurityHeadersMiddleware:
         if self.permissions:
             response.setdefault("Permissions-Policy", self.permissions)
         return response
+
+
+class MethodNotAllowedPageMiddleware:
+    """A 405 from require_POST / require_http_methods has an empty body: give it the portal's
+    405 page (in the layout and the visitor's language), keeping its Allow header."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from django.http import HttpResponseNotAllowed
+
+        response = self.get_response(request)
+        if isinstance(response, HttpResponseNotAllowed) and not response.content:
+            from .views import method_not_allowed
+
+            page = method_not_allowed(request)
+            page["Allow"] = response["Allow"]
+            return page
+        return response

@@ -38,15 +38,65 @@ def healthz(request):
     )
 
 
+# Error pages (handler400/403/404/500, the CSRF failure view and the 405 middleware): the
+# portal's layout in the visitor's language, and nothing of the error itself (no path, no
+# exception text, no setting).
+
+
+def _error_page(request, template: str, status: int, context: dict | None = None):
+    return render(request, template, context or {}, status=status)
+
+
+def bad_request(request, exception=None):
+    return _error_page(request, "400.html", 400)
+
+
+def permission_denied(request, exception=None):
+    return _error_page(request, "403.html", 403)
+
+
+def page_not_found(request, exception=None):
+    return _error_page(request, "404.html", 404)
+
+
+def method_not_allowed(request):
+    from .decorators import form_page
+
+    return _error_page(request, "405.html", 405, {"form_url": form_page(request)})
+
+
+def csrf_failure(request, reason: str = ""):
+    """CSRF_FAILURE_VIEW: the form expired; offer the way back to it (a same-site page)."""
+    from .decorators import form_page
+
+    return _error_page(request, "403_csrf.html", 403, {"form_url": form_page(request)})
+
+
+def _standalone(template: str) -> str:
+    """A server error page without the request: no session, user or database is touched, so
+    it also renders while the database is down. If even the layout fails, a bare page."""
+    from django.conf import settings
+    from django.template.loader import render_to_string
+
+    context = {
+        "PORTAL": settings.PORTAL,
+        "ICP_FILING_NUMBER": settings.ICP_FILING_NUMBER,
+        "ICP_REGISTRY_URL": settings.ICP_REGISTRY_URL,
+    }
+    try:
+        return render_to_string(template, context)
+    except Exception:  # noqa: BLE001 - the page of last resort must always render
+        return render_to_string(template.replace(".html", "_bare.html"))
+
+
 def server_error(request):
     """Any unhandled error (handler500): a plain page, never a traceback. While the database is
     down (restart, failover) it is a 503 asking to retry; the next request reconnects by
     itself (CONN_HEALTH_CHECKS)."""
     from django.db import InterfaceError, OperationalError
-    from django.template.loader import render_to_string
 
     if isinstance(sys.exc_info()[1], OperationalError | InterfaceError):
-        response = HttpResponse(render_to_string("503.html"), status=503)
+        response = HttpResponse(_standalone("503.html"), status=503)
         response["Retry-After"] = "30"
         return response
-    return HttpResponse(render_to_string("500.html"), status=500)
+    return HttpResponse(_standalone("500.html"), status=500)

@@ -19,6 +19,8 @@ DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env("SECRET_KEY", default="")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# A form that expired gets a page in the portal's layout with the way back to it.
+CSRF_FAILURE_VIEW = "cqa_portal.core.views.csrf_failure"
 # The portal's public address: every absolute link (mails, calendars) is built from it, never
 # from a request's Host header (cqa_portal.core.site). Required in production.
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
@@ -57,6 +59,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "cqa_portal.core.middleware.MethodNotAllowedPageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "cqa_portal.core.middleware.SecurityHeadersMiddleware",

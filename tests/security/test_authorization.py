@@ -78,9 +78,10 @@ RULES: dict[str, tuple[str | None, object, object, object, object]] = {
     ),
     "courses:registration_ics": ("token", {400, 404}, {400, 404}, {400, 404}, {400, 404}),
     "members:invitation": ("token", 404, 404, 404, 404),
-    # actions that only take POST
-    "pledges:sign_company": ("initiative", LOGIN, 405, 405, HOME),
-    "pledges:withdraw_company": ("initiative", LOGIN, 405, 405, HOME),
+    # actions that only take POST: a GET is the 405 page for everybody (core post_only comes
+    # first, so nobody is sent to log in only to land on a 405)
+    "pledges:sign_company": ("initiative", 405, 405, 405, 405),
+    "pledges:withdraw_company": ("initiative", 405, 405, 405, 405),
     "courses:register": ("session", 405, 405, 405, 405),
     "courses:cancel_own": ("session", 405, 405, 405, 405),
     "members:user_remove": ("membership", 405, 405, 405, 405),
@@ -101,7 +102,7 @@ RULES: dict[str, tuple[str | None, object, object, object, object]] = {
     "surveys:response": ("response", LOGIN, 200, 404, HOME),
     # staff pages outside the admin
     "surveys:staff_results": ("survey", ADMIN, ADMIN, ADMIN, 200),
-    "surveys:staff_refresh": ("survey", ADMIN, ADMIN, ADMIN, 405),
+    "surveys:staff_refresh": ("survey", 405, 405, 405, 405),
     "surveys:export_responses": ("survey_csv", ADMIN, ADMIN, ADMIN, 200),
     "surveys:export_summary": ("survey", ADMIN, ADMIN, ADMIN, 200),
 }
