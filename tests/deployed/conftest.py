@@ -43,7 +43,19 @@ def stack():
     url = _postgres_url()
     need(bool(shutil.which("redis-server")), "needs redis-server (Debian's redis-server)")
     with Stack(url) as running:
+        _started.append(running)
         yield running
+
+
+_started: list[Stack] = []
+
+
+def pytest_terminal_summary(terminalreporter):
+    for running in _started:
+        phases = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in running.timings.items())
+        terminalreporter.write_line(
+            f"deployed stack started in {running.start_seconds:.1f} s ({phases})"
+        )
 
 
 @pytest.fixture(scope="session")

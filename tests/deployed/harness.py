@@ -128,8 +128,9 @@ class Mail:
         return list(dict.fromkeys(link.rstrip(".,;") for link in found))
 
     def link(self, fragment: str) -> str:
+        """The first link containing ``fragment``, or matching it when it starts with ``^``."""
         for link in self.links:
-            if fragment in link:
+            if re.search(fragment, link) if fragment.startswith("^") else fragment in link:
                 return link
         raise AssertionError(
             f"no link with {fragment!r} in the mail {self.subject!r}: {self.links}"
@@ -235,3 +236,18 @@ def zh(message: str) -> str:
 
     with translation.override("zh-hans"):
         return translation.gettext(message)
+
+
+STAFF = ("staff@caq.example.org", "cqa-staff-2020")  # cqa_portal/core/demo.py
+MEMBER = ("member@example.com", "cqa-member-2020")
+
+
+def admin_save(person: Visitor, path: str, fields: dict[str, str]) -> Page:
+    """Staff change an object in the admin: fill ``#id_<field>`` inputs and save."""
+    person.goto(path)
+    page = person.page
+    for name, value in fields.items():
+        page.fill(f"#id_{name}", value)
+    person.submit("input[name=_save]")
+    assert page.locator(".errornote").count() == 0, page.inner_text("#content")
+    return page

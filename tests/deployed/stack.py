@@ -97,12 +97,16 @@ class Stack:
         self.smtp.__enter__()
         self._smtp_started = True
         self._env = self.env  # one SECRET_KEY for every process
+        self.timings: dict[str, float] = {"services": time.monotonic() - started}
         for args in (
             ["migrate", "--noinput", "-v0"],
             ["collectstatic", "--noinput", "-v0"],
             ["seed_demo"],
         ):
+            begun = time.monotonic()
             self._manage(*args)
+            self.timings[args[0]] = time.monotonic() - begun
+        begun = time.monotonic()
         self._spawn(
             "gunicorn",
             [str(BIN / "gunicorn"), "cqa_portal.wsgi:application",
@@ -121,6 +125,7 @@ class Stack:
              "--schedule", str(self.dir / "celerybeat-schedule")],
         )  # fmt: skip
         self._wait_ready()
+        self.timings["processes ready"] = time.monotonic() - begun
         self.start_seconds = time.monotonic() - started
         return self
 
