@@ -97,7 +97,10 @@ class Visitor:
         return self.checked()
 
     def set_language(self, code: str) -> None:
-        """Through the site's switcher in the header."""
+        """Through the site's switcher in the header (behind the menu button at 390 px)."""
+        if not self.page.is_visible("#language-select"):
+            self.page.click(".navbar-toggler")
+            self.page.wait_for_selector("#language-select", state="visible")
         self.page.select_option("#language-select", code)
         self.submit("#language-submit")
 
