@@ -205,8 +205,9 @@ class Mailbox:
         return response
 
     def link_problems(self, mails=None, *, skip=frozenset(), only=None) -> list[str]:
-        """Links of the mails (all so far by default) fetched with a fresh client: not 200, or
-        built for another host than the site, is a problem. Each link is fetched once."""
+        """Links of the mails (all so far by default) fetched with a fresh client, following
+        redirects on the site only: not 200 in the end, or built for another host than the
+        site, is a problem. Each link is fetched once."""
         problems = []
         for mail in self.all() if mails is None else mails:
             for link in mail.links:
@@ -227,7 +228,16 @@ class Mailbox:
                         problems.append(f"{mail.subject!r} to {mail.to}: {link} is not the site")
                     continue  # another site's address: not followed
                 path = parts.path + (f"?{parts.query}" if parts.query else "")
-                status, _headers, _body = http_get(self.stack.port, path)
+                status, headers, _body = http_get(self.stack.port, path)
+                for _hop in range(5):  # redirects on the site (a login page for a member's)
+                    target = urlsplit(headers.get("Location", ""))
+                    if status not in {301, 302, 303, 307, 308} or target.netloc not in {
+                        "",
+                        parts.netloc,
+                    }:
+                        break
+                    path = target.path + (f"?{target.query}" if target.query else "")
+                    status, headers, _body = http_get(self.stack.port, path)
                 if status != 200:
                     problems.append(f"{mail.subject!r} to {mail.to}: {link} answered {status}")
         return problems
