@@ -1,8 +1,12 @@
-"""A real SMTP server for drills (aiosmtpd): accepts, defers (4xx) or refuses (5xx) by recipient,
-and records every delivered message's outbox key so duplicates are visible."""
+"""A real SMTP server for drills and the journey suite (aiosmtpd): accepts, defers (4xx) or
+refuses (5xx) by recipient, records every delivered message's outbox key so duplicates are
+visible, and keeps every delivered message (parsed) for the mailbox of tests/deployed."""
 
 import collections
+import email
+import email.policy
 import socket
+import threading
 
 from aiosmtpd.controller import Controller
 
@@ -18,6 +22,9 @@ class SinkHandler:
         self.delivered: collections.Counter[str] = collections.Counter()
         self.temporary: set[str] = set()
         self.permanent: set[str] = set()
+        # (recipients, parsed message) of every accepted DATA, in arrival order.
+        self.messages: list[tuple[tuple[str, ...], email.message.EmailMessage]] = []
+        self.lock = threading.Lock()
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.temporary:
@@ -33,8 +40,11 @@ class SinkHandler:
             if line.lower().startswith("x-portal-message:"):
                 key = line.split(":", 1)[1].strip()
                 break
-        for rcpt in envelope.rcpt_tos:
-            self.delivered[f"{key}|{rcpt}"] += 1
+        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        with self.lock:
+            for rcpt in envelope.rcpt_tos:
+                self.delivered[f"{key}|{rcpt}"] += 1
+            self.messages.append((tuple(r.lower() for r in envelope.rcpt_tos), parsed))
         return "250 Message accepted"
 
 
