@@ -308,6 +308,13 @@ class Signature(models.Model):
         help_text=_("Salted one-way hash of the IP address, erased after 30 days."),
     )
     consent_at = models.DateTimeField(_("privacy notice accepted at"), null=True, blank=True)
+    language = models.CharField(
+        _("language"),
+        max_length=10,
+        choices=settings.LANGUAGES,
+        default=settings.LANGUAGE_CODE,
+        help_text=_("The language the person used; mails to them are written in it."),
+    )
     created_at = models.DateTimeField(_("signed at"), auto_now_add=True, db_index=True)
     confirmed_at = models.DateTimeField(_("confirmed at"), null=True, blank=True)
     withdrawn_at = models.DateTimeField(_("withdrawn at"), null=True, blank=True)
@@ -442,6 +449,13 @@ class CoSignature(models.Model):
     decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
     ip_hash = models.CharField(_("IP hash"), max_length=64, blank=True)
     consent_at = models.DateTimeField(_("privacy notice accepted at"), null=True, blank=True)
+    language = models.CharField(
+        _("language"),
+        max_length=10,
+        choices=settings.LANGUAGES,
+        default=settings.LANGUAGE_CODE,
+        help_text=_("The language the person used; mails to them are written in it."),
+    )
     created_at = models.DateTimeField(_("applied at"), auto_now_add=True)
 
     class Meta:

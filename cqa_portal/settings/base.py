@@ -48,6 +48,7 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "cqa_portal.core.middleware.ChineseFirstMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    "cqa_portal.core.middleware.LanguageFromLinkMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -158,7 +159,6 @@ ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_LOGOUT_REDIRECT_URL = "/"
 ACCOUNT_SIGNUP_FORM_CLASS = "cqa_portal.core.forms.SignupForm"
 ACCOUNT_ADAPTER = "cqa_portal.core.adapters.AccountAdapter"
-ACCOUNT_EMAIL_SUBJECT_PREFIX = "[中国质量协会] "
 ACCOUNT_RATE_LIMITS = {
     # allauth defaults, stated here so they are visible: failed logins per IP and per account.
     "login_failed": "10/m/ip,5/5m/key",

@@ -51,7 +51,9 @@ def test_sweep_sends_the_due_step_once(
     mail = mailoutbox[0]
     assert survey.title in mail.subject
     assert f"/surveys/{survey.slug}/" in mail.body
-    assert "Dear colleagues" in mail.body  # bilingual body, Chinese first
+    # One language per mail, the recipient's (here Chinese): no English half.
+    assert "各位同事" in mail.body
+    assert "Dear colleagues" not in mail.body
     # Running again sends nothing more for the same step.
     with django_capture_on_commit_callbacks(execute=True):
         assert reminders_sweep_task() == 0
