@@ -31,6 +31,8 @@ class AccountAdapter(DefaultAccountAdapter):
 
     def render_mail(self, template_prefix, email, context, headers=None) -> EmailMessage:
         subject = mail.render_text(f"{template_prefix}_subject.txt", context)
+        # allauth's subject templates span several lines (as allauth does: join them).
+        subject = " ".join(subject.splitlines())
         body = mail.render_text(f"{template_prefix}_message.txt", context).strip() + "\n"
         return EmailMessage(
             subject=self.format_email_subject(subject),

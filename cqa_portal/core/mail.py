@@ -84,8 +84,10 @@ def subject_prefix() -> str:
 
 
 def subject_line(text: str) -> str:
-    """A full subject in the active language: the portal prefix and ``text`` on one line."""
-    return subject_prefix() + collapse(text)
+    """A full subject in the active language: the portal prefix and ``text``. Line breaks
+    inside ``text`` are kept for the outbox to refuse (they come from a value, not from the
+    template); the outbox collapses the spaces."""
+    return subject_prefix() + str(text).strip()
 
 
 def render_mail(*, template: str, context: dict, lang: str) -> tuple[str, str]:
