@@ -18,7 +18,7 @@ from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
-from cqa_portal.core import site
+from cqa_portal.core import mail, site
 from cqa_portal.core.site import absolute_url
 
 from . import conf, tokens
@@ -31,6 +31,11 @@ def reminder_key(registration_id: int, offset: int, sequence: int) -> str:
     """Ledger key of one reminder. ``sequence`` changes when the session is moved, so a moved
     session gets its reminders again at the new time."""
     return f"courses.reminder:{registration_id}:{offset}:{sequence}"
+
+
+def link(path: str) -> str:
+    """The absolute URL of a page, opening in the active language (the mail's)."""
+    return mail.with_language(absolute_url(path), translation.get_language())
 
 
 def when(session: Session, *, zone: bool = True) -> str:
@@ -81,7 +86,7 @@ class SessionText:
         ]
         if join and session.join_url:
             lines.append(_("Join link: %(url)s") % {"url": session.join_url})
-        page_url = absolute_url(session.get_absolute_url())
+        page_url = link(session.get_absolute_url())
         lines.append(_("Course page: %(url)s") % {"url": page_url})
         return cls(
             title=session.label, details="\n".join(f"  {line}" for line in lines), page_url=page_url
@@ -108,7 +113,9 @@ def _links_for(token: str, *, calendar: bool = True) -> str:
     if calendar:
         url = _registration_url("courses:registration_ics", token)
         lines.append(_("Add it to your calendar (.ics): %(url)s") % {"url": url})
-    url = _registration_url("courses:registration", token)
+    url = mail.with_language(
+        _registration_url("courses:registration", token), translation.get_language()
+    )
     lines.append(
         _(
             "Cannot attend? Please cancel so that the next person on the waiting list gets "
@@ -141,7 +148,7 @@ def _reg_key(kind: str, registration: Registration) -> str:
 
 def confirm_request(registration: Registration, session: Session) -> dict:
     with translation.override(registration.language):
-        url = absolute_url(reverse("courses:confirm", args=[tokens.confirm_token(registration.pk)]))
+        url = link(reverse("courses:confirm", args=[tokens.confirm_token(registration.pk)]))
         hours = conf.confirm_max_age() // 3600
         body = _compose(
             registration.name,
@@ -330,7 +337,7 @@ def session_cancelled(row: dict, texts: BulkTexts, *, reason: str) -> dict:
             text.details,
             (_("Reason: %(reason)s") % {"reason": reason}) if reason else "",
             _("See the schedule for other free courses: %(url)s")
-            % {"url": absolute_url(reverse("courses:schedule"))},
+            % {"url": link(reverse("courses:schedule"))},
         )
         return _("Cancelled: %(title)s") % {"title": text.title}, body
 

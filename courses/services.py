@@ -16,6 +16,7 @@ from django.db.models import Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from cqa_portal.core.errors import PortalError
 from cqa_portal.core.models import OutboxMessage
 from cqa_portal.core.services import audit_log, outbox_enqueue, outbox_enqueue_many
 from cqa_portal.core.tasks import outbox_send_many_task
@@ -26,15 +27,12 @@ from .models import AttendanceRecord, Registration, Session
 ACTIVE = (Registration.Status.CONFIRMED, Registration.Status.WAITING)
 
 
-class CourseError(Exception):
-    """A request the rules refuse; ``message`` is shown to the person as it is."""
-
-    def __init__(self, message):
-        super().__init__(message)
-        self.message = message
+# A request the rules refuse; ``message`` is shown to the person as it is. The portal's one
+# refusal type, also raised by the outbox for a mail that cannot be built.
+CourseError = PortalError
 
 
-class RegistrationClosed(CourseError):
+class RegistrationClosed(PortalError):
     pass
 
 

@@ -18,7 +18,7 @@ admin.site.index_title = _("Administration")
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
-    path("i18n/", include("django.conf.urls.i18n")),
+    path("i18n/setlang/", core_views.set_language, name="set_language"),
     path("", include("cqa_portal.core.urls")),
     path("members/", include("members.urls")),
     path("", include("pledges.urls")),

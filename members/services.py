@@ -7,15 +7,16 @@ from collections.abc import Iterable
 from decimal import Decimal
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import CharField, Exists, F, OuterRef, Prefetch, Value
 from django.db.models.functions import Cast, Concat
-from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from cqa_portal.core import mail
 from cqa_portal.core.models import OutboxMessage
 from cqa_portal.core.services import audit_log, outbox_enqueue, outbox_send_many
 from cqa_portal.core.site import absolute_url
@@ -40,18 +41,21 @@ ZERO = Decimal("0")
 
 
 def _mail(
-    *, key: str, purpose: str, to: str, template: str, context: dict, send_now=True
+    *, key: str, purpose: str, to: str, lang: str, template: str, context: dict, send_now=True
 ) -> OutboxMessage:
-    """Render a mail in Chinese (the portal's first language) and put it in the outbox."""
-    with translation.override(settings.LANGUAGE_CODE):
-        subject = render_to_string(f"members/mail/{template}_subject.txt", context).strip()
-        body = render_to_string(f"members/mail/{template}.txt", context)
+    """Render a mail in the recipient's language ``lang`` and put it in the outbox."""
+    if "url" in context:
+        context = {**context, "url": mail.with_language(context["url"], lang)}
+    subject, body = mail.render_mail(
+        template=f"members/mail/{template}", context=context, lang=lang
+    )
     return outbox_enqueue(
         key=key,
         purpose=purpose,
         to=to,
-        subject=f"{settings.ACCOUNT_EMAIL_SUBJECT_PREFIX}{subject}",
+        subject=subject,
         body=body,
+        language=mail.mail_language(lang),
         send_now=send_now,
     )
 
@@ -64,16 +68,19 @@ def _active_admins():
     )
 
 
-def company_admin_emails(company: MemberCompany) -> list[str]:
-    """The company administrators' addresses (the contact email if it has none). Uses
-    ``company.active_admins`` when a batch query prefetched it."""
+def company_admin_recipients(company: MemberCompany) -> list[tuple[str, str]]:
+    """The company administrators' addresses and languages (the contact email, in the portal's
+    first language, if it has none). Uses ``company.active_admins`` when a batch query
+    prefetched it."""
     admins = getattr(company, "active_admins", None)
     if admins is None:
         admins = _active_admins().filter(company=company)
-    emails = [membership.user.email for membership in admins]
-    if not emails and company.contact_email:
-        emails = [company.contact_email]
-    return emails
+    recipients = [
+        (membership.user.email, mail.user_language(membership.user)) for membership in admins
+    ]
+    if not recipients and company.contact_email:
+        recipients = [(company.contact_email, settings.LANGUAGE_CODE)]
+    return recipients
 
 
 # --- companies and joining ------------------------------------------------------------------
@@ -171,6 +178,7 @@ def membership_application_decide(
         key=f"members.application_decision:{application.pk}:{application.applicant.email}",
         purpose="members.application_decision",
         to=application.applicant.email,
+        lang=mail.user_language(application.applicant),
         template="application_decision",
         context={"application": application, "company": company, "url": absolute_url("/members/")},
     )
@@ -232,10 +240,13 @@ def invitation_create(*, company: MemberCompany, email: str, actor) -> Invitatio
         audit_log(actor=actor, action="members.invitation.created", obj=invitation)
     from .tokens import invitation_token
 
+    # The invitee's own language if they have an account, else the inviter's.
+    invitee = get_user_model().objects.filter(email__iexact=email).first()
     _mail(
         key=f"members.invitation:{invitation.pk}:{email}",
         purpose="members.invitation",
         to=email,
+        lang=mail.user_language(invitee) if invitee else mail.user_language(actor),
         template="invitation",
         context={
             "company": company,
@@ -458,11 +469,12 @@ def fee_reminders_send(*, today: datetime.date | None = None, batch_size: int = 
         )
         for fee in fees.iterator(chunk_size=500):
             with transaction.atomic():
-                for email in company_admin_emails(fee.company):
+                for email, lang in company_admin_recipients(fee.company):
                     message = _mail(
                         key=f"members.fee_reminder:{fee.pk}:{step}:{email}",
                         purpose="members.fee_reminder",
                         to=email,
+                        lang=lang,
                         template="fee_reminder",
                         context={"fee": fee, "step": step, "url": absolute_url("/members/")},
                         send_now=False,
@@ -598,11 +610,12 @@ def relief_request_submit(*, relief: ReliefRequest, actor) -> ReliefRequest:
         actor=actor,
         allowed=[ReliefRequest.Status.DRAFT],
     )
-    for email in company_admin_emails(relief.company):
+    for email, lang in company_admin_recipients(relief.company):
         _mail(
             key=f"members.relief_received:{relief.pk}:{email}",
             purpose="members.relief_received",
             to=email,
+            lang=lang,
             template="relief_received",
             context={"relief": relief, "url": absolute_url(f"/members/relief/{relief.pk}/")},
         )
@@ -705,11 +718,12 @@ def relief_request_decide(
             reason = _("Relief of %(amount)s CNY granted") % {"amount": granted_amount}
         _fee_set_status(fee, actor=actor, reason=reason)
 
-    for email in company_admin_emails(relief.company):
+    for email, lang in company_admin_recipients(relief.company):
         _mail(
             key=f"members.relief_decision:{relief.pk}:{email}",
             purpose="members.relief_decision",
             to=email,
+            lang=lang,
             template="relief_decision",
             context={
                 "relief": relief,

@@ -349,6 +349,13 @@ class Signature(models.Model):
         validators=[validate_single_line],
     )
     consent_at = models.DateTimeField(_("privacy notice accepted at"), null=True, blank=True)
+    language = models.CharField(
+        _("language"),
+        max_length=10,
+        choices=settings.LANGUAGES,
+        default=settings.LANGUAGE_CODE,
+        help_text=_("The language the person used; mails to them are written in it."),
+    )
     created_at = models.DateTimeField(_("signed at"), auto_now_add=True, db_index=True)
     confirmed_at = models.DateTimeField(_("confirmed at"), null=True, blank=True)
     withdrawn_at = models.DateTimeField(_("withdrawn at"), null=True, blank=True)
@@ -503,6 +510,13 @@ class CoSignature(models.Model):
         _("IP hash"), max_length=64, blank=True, validators=[validate_single_line]
     )
     consent_at = models.DateTimeField(_("privacy notice accepted at"), null=True, blank=True)
+    language = models.CharField(
+        _("language"),
+        max_length=10,
+        choices=settings.LANGUAGES,
+        default=settings.LANGUAGE_CODE,
+        help_text=_("The language the person used; mails to them are written in it."),
+    )
     created_at = models.DateTimeField(_("applied at"), auto_now_add=True)
 
     class Meta:

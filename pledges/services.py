@@ -17,12 +17,11 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q
-from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from cqa_portal.core import pagecache
+from cqa_portal.core import mail, pagecache
 from cqa_portal.core.models import OutboxMessage
 from cqa_portal.core.services import audit_log, outbox_enqueue
 from cqa_portal.core.site import absolute_url
@@ -141,18 +140,30 @@ def _signature_mail_keys(signature_ids) -> list[str]:
 
 
 def signature_links(signature: Signature) -> dict:
+    """The confirm and withdraw links, opening in the signer's language."""
+    lang = signature.language
     return {
-        "confirm_url": absolute_url(
-            reverse("pledges:confirm", kwargs={"token": tokens.confirm_token(signature)})
+        "confirm_url": mail.with_language(
+            absolute_url(
+                reverse("pledges:confirm", kwargs={"token": tokens.confirm_token(signature)})
+            ),
+            lang,
         ),
-        "withdraw_url": absolute_url(
-            reverse("pledges:withdraw", kwargs={"token": tokens.withdraw_token(signature)})
+        "withdraw_url": mail.with_language(
+            absolute_url(
+                reverse("pledges:withdraw", kwargs={"token": tokens.withdraw_token(signature)})
+            ),
+            lang,
         ),
     }
 
 
-def _send_signature_mail(*, signature: Signature, template: str, to: str, at) -> None:
-    """One mail about a signature, in the language of the request that causes it."""
+def _send_signature_mail(
+    *, signature: Signature, template: str, to: str, at, lang: str | None = None
+) -> None:
+    """One mail about a signature, in the signer's language (``lang``: the recipient's, when
+    not the signer)."""
+    lang = lang or signature.language
     signature.confirmations_sent += 1
     signature.confirmation_sent_at = at
     signature.save(update_fields=["confirmations_sent", "confirmation_sent_at"])
@@ -163,14 +174,16 @@ def _send_signature_mail(*, signature: Signature, template: str, to: str, at) ->
         "portal": settings.PORTAL,
         **signature_links(signature),
     }
-    subject = render_to_string(f"pledges/mail/{template}_subject.txt", context).strip()
-    body = render_to_string(f"pledges/mail/{template}.txt", context)
+    subject, body = mail.render_mail(
+        template=f"pledges/mail/{template}", context=context, lang=lang
+    )
     outbox_enqueue(
         key=_mail_key(signature.pk, signature.confirmations_sent),
         purpose=f"pledges.signature.{template}",
         to=to,
-        subject=f"{settings.ACCOUNT_EMAIL_SUBJECT_PREFIX}{subject}",
+        subject=subject,
         body=body,
+        language=lang,
     )
 
 
@@ -224,6 +237,8 @@ def signature_sign(
         "organisation": data.organisation.strip(),
         "province": data.province,
         "show_name": data.show_name,
+        # The language the person signs in: their mails and links use it.
+        "language": mail.mail_language(translation.get_language()),
         **(
             _uscc_fields(data.uscc)
             if data.kind == SignatureKind.ENTERPRISE
@@ -432,6 +447,7 @@ def signature_sign_for_company(
                 show_name=show_name,
                 company=company,
                 signed_by=user,
+                language=mail.user_language(user),
                 link_key=secrets.token_urlsafe(12),
                 consent_at=at,
                 confirmed_at=at,
@@ -446,7 +462,13 @@ def signature_sign_for_company(
         to_state=Signature.Status.CONFIRMED,
         detail=f"company {company.pk}",
     )
-    _send_signature_mail(signature=signature, template="company_receipt", to=user.email, at=at)
+    _send_signature_mail(
+        signature=signature,
+        template="company_receipt",
+        to=user.email,
+        at=at,
+        lang=mail.user_language(user),
+    )
     return signature, True
 
 
@@ -489,16 +511,19 @@ def signatures_purge(*, at=None) -> dict:
 
 
 def _cosign_mail(cosignature: CoSignature, template: str, at) -> None:
+    """A mail to the applicant, in the language they applied in (not the staff member's)."""
     stamp = int(at.timestamp())
     context = {"cosignature": cosignature, "alliance": cosignature.alliance}
-    subject = render_to_string(f"pledges/mail/{template}_subject.txt", context).strip()
-    body = render_to_string(f"pledges/mail/{template}.txt", context)
+    subject, body = mail.render_mail(
+        template=f"pledges/mail/{template}", context=context, lang=cosignature.language
+    )
     outbox_enqueue(
         key=f"pledges.cosign:{cosignature.pk}:{template}:{stamp}",
         purpose=f"pledges.{template}",
         to=cosignature.contact_email,
-        subject=f"{settings.ACCOUNT_EMAIL_SUBJECT_PREFIX}{subject}",
+        subject=subject,
         body=body,
+        language=cosignature.language,
     )
 
 
@@ -532,6 +557,7 @@ def cosign_apply(
         statement=data.get("statement", "").strip(),
         ip_hash=ip_hash,
         consent_at=at,
+        language=mail.mail_language(translation.get_language()),
         **_uscc_fields(data.get("uscc", "")),
     )
     audit_log(

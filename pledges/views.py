@@ -178,9 +178,13 @@ def sign_company(request, slug: str):
     initiative = get_object_or_404(_initiatives(), slug=slug, accepts_signatures=True)
     form = CompanySignForm(request.POST)
     show_name = form.cleaned_data["show_name"] if form.is_valid() else False
-    signature, created = services.signature_sign_for_company(
-        initiative=initiative, membership=request.membership, show_name=show_name
-    )
+    try:
+        signature, created = services.signature_sign_for_company(
+            initiative=initiative, membership=request.membership, show_name=show_name
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect(_back(request, initiative))
     if created:
         messages.success(
             request,

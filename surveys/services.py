@@ -7,16 +7,17 @@ import logging
 import time
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, Prefetch, Q
-from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.crypto import get_random_string
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from cqa_portal.core import mail
 from cqa_portal.core.services import audit_log, outbox_enqueue
 from cqa_portal.core.site import absolute_url
 from members.models import CompanyMembership, MemberCompany
@@ -354,12 +355,17 @@ def summary_refresh_open_surveys() -> int:
 # --- Reminders ------------------------------------------------------------------------------
 
 
-def reminder_recipients(company: MemberCompany) -> list[str]:
-    """The company's administrators; its contact email when it has none."""
-    emails = [m.user.email for m in company.admin_memberships if m.user.is_active and m.user.email]
-    if not emails and company.contact_email:
-        emails = [company.contact_email]
-    return sorted(set(emails))
+def reminder_recipients(company: MemberCompany) -> list[tuple[str, str]]:
+    """The company's administrators and their languages; its contact email (in the portal's
+    first language) when it has none."""
+    recipients = {
+        m.user.email: mail.user_language(m.user)
+        for m in company.admin_memberships
+        if m.user.is_active and m.user.email
+    }
+    if not recipients and company.contact_email:
+        recipients = {company.contact_email: settings.LANGUAGE_CODE}
+    return sorted(recipients.items())
 
 
 def companies_to_remind(*, survey: Survey, step: str):
@@ -389,24 +395,20 @@ def companies_to_remind(*, survey: Survey, step: str):
     )
 
 
-def _reminder_mail(survey: Survey, company: MemberCompany) -> tuple[str, str]:
-    link = absolute_url(reverse("surveys:fill", args=[survey.slug]))
+def _reminder_mail(survey: Survey, company: MemberCompany, lang: str) -> tuple[str, str]:
+    """Subject and body of a reminder in one language, the recipient's."""
+    link = mail.with_language(absolute_url(reverse("surveys:fill", args=[survey.slug])), lang)
     closes = timezone.localtime(survey.closes_at)
-    parts = []
-    for language in ("zh-hans", "en"):
-        with translation.override(language):
-            parts.append(
-                render_to_string(
-                    "surveys/email/reminder.txt",
-                    {"survey": survey, "company": company, "link": link, "closes": closes},
-                ).strip()
-            )
-    with translation.override("zh-hans"):
+    with mail.language(lang):
+        body = mail.render_text(
+            "surveys/email/reminder.txt",
+            {"survey": survey, "company": company, "link": link, "closes": closes},
+        ).strip()
         subject = _("Reminder: please answer “%(title)s” by %(date)s") % {
-            "title": survey.title,
+            "title": survey.display_title,
             "date": closes.strftime("%Y-%m-%d"),
         }
-    return subject, "\n\n----\n\n".join(parts)
+    return subject, body + "\n"
 
 
 def reminders_send(*, survey: Survey, step: str, actor=None) -> int:
@@ -430,18 +432,25 @@ def reminders_send(*, survey: Survey, step: str, actor=None) -> int:
             try:
                 with transaction.atomic():
                     SurveyReminder.objects.create(
-                        survey=survey, company=company, step=step, recipients=", ".join(recipients)
+                        survey=survey,
+                        company=company,
+                        step=step,
+                        recipients=", ".join(email for email, _lang in recipients),
                     )
             except IntegrityError:
                 continue  # reminded by a concurrent run
-            subject, body = _reminder_mail(survey, company)
-            for email in recipients:
+            texts = {}
+            for email, lang in recipients:
+                if lang not in texts:
+                    texts[lang] = _reminder_mail(survey, company, lang)
+                subject, body = texts[lang]
                 message = outbox_enqueue(
                     key=f"surveys.reminder:{survey.pk}:{company.pk}:{step}:{email}",
                     purpose="surveys.reminder",
                     to=email,
                     subject=subject,
                     body=body,
+                    language=lang,
                     send_now=False,
                 )
                 message_ids.append(message.pk)

@@ -3,19 +3,22 @@ from urllib.parse import quote
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.core import context as allauth_context
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import EmailMessage
 from django.urls import reverse
 
-from . import site
+from . import mail, site
 from .clientip import client_ip
 from .services import outbox_enqueue
 
 
 class AccountAdapter(DefaultAccountAdapter):
-    """Account mails (verification, password reset) go through the portal's outbox, name the
-    portal and link to ``SITE_URL`` (never to the Host header of the request that caused them).
-    The client address of allauth's rate limits is the portal's (``core.clientip``)."""
+    """Account mails (verification, password reset) go through the portal's outbox, as plain
+    text in the recipient's language (the account's, else the one of the page they are on),
+    name the portal and link to ``SITE_URL`` (never to the Host header of the request that
+    caused them), with links that open in that language. The client address of allauth's rate
+    limits is the portal's (``core.clientip``)."""
 
     def get_client_ip(self, request) -> str:
         ip = client_ip(request)
@@ -30,18 +33,43 @@ class AccountAdapter(DefaultAccountAdapter):
         path = reverse("account_reset_password_from_key", kwargs={"uidb36": "UID", "key": "KEY"})
         return site.absolute_url(path.replace("UID-KEY", quote(key)))
 
+    def login(self, request, user):
+        """A person who chose a language before logging in keeps getting mails in it."""
+        response = super().login(request, user)
+        from .services import user_language_set
+
+        user_language_set(
+            user=user, language=request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME, "")
+        )
+        return response
+
+    def format_email_subject(self, subject: str) -> str:
+        return mail.subject_line(subject)
+
+    def render_mail(self, template_prefix, email, context, headers=None) -> EmailMessage:
+        subject = mail.render_text(f"{template_prefix}_subject.txt", context)
+        # allauth's subject templates span several lines (as allauth does: join them).
+        subject = " ".join(subject.splitlines())
+        body = mail.render_text(f"{template_prefix}_message.txt", context).strip() + "\n"
+        return EmailMessage(
+            subject=self.format_email_subject(subject),
+            body=body,
+            from_email=self.get_from_email(),
+            to=[email] if isinstance(email, str) else email,
+            headers=headers,
+        )
+
     def send_mail(self, template_prefix, email, context) -> None:
         request = getattr(allauth_context, "request", None)
-        ctx = {"request": request, "email": email, **context, "current_site": site.current_site()}
-        _links_to_site_url(ctx, request)
-        message = self.render_mail(template_prefix, email, ctx)
-        body, html_body = message.body, ""
-        if getattr(message, "content_subtype", "plain") == "html":
-            body, html_body = "", message.body
-        if isinstance(message, EmailMultiAlternatives):
-            for content, mimetype in message.alternatives:
-                if mimetype == "text/html":
-                    html_body = content
+        lang = mail.user_language(context.get("user"))
+        with mail.language(lang):
+            ctx = {"request": request, "email": email, **context}
+            ctx["current_site"] = site.current_site()
+            _links_to_site_url(ctx, request)
+            for key, value in list(ctx.items()):
+                if key.endswith("_url") and isinstance(value, str):
+                    ctx[key] = mail.with_language(value, lang)
+            message = self.render_mail(template_prefix, email, ctx)
         name = template_prefix.rsplit("/", 1)[-1]
         outbox_enqueue(
             # Each account mail is its own event (a new code or link every time).
@@ -49,8 +77,8 @@ class AccountAdapter(DefaultAccountAdapter):
             purpose=f"account.{name}",
             to=email,
             subject=message.subject,
-            body=body,
-            html_body=html_body,
+            body=message.body,
+            language=lang,
         )
 
 

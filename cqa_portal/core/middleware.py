@@ -51,3 +51,36 @@ class MethodNotAllowedPageMiddleware:
             page["Allow"] = response["Allow"]
             return page
         return response
+
+
+class LanguageFromLinkMiddleware:
+    """Links in the portal's mails carry the recipient's language (``?lang=en``): the page is
+    shown in it and the language cookie is set, also in a browser that never visited the
+    portal. Only the portal's languages are honoured. Goes after LocaleMiddleware."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from django.conf import settings
+        from django.utils import translation
+
+        from .mail import LANGUAGE_PARAM, supported_language
+
+        lang = supported_language(request.GET.get(LANGUAGE_PARAM))
+        if lang is None:
+            return self.get_response(request)
+        translation.activate(lang)
+        request.LANGUAGE_CODE = lang
+        response = self.get_response(request)
+        response.set_cookie(
+            settings.LANGUAGE_COOKIE_NAME,
+            lang,
+            max_age=settings.LANGUAGE_COOKIE_AGE,
+            path=settings.LANGUAGE_COOKIE_PATH,
+            domain=settings.LANGUAGE_COOKIE_DOMAIN,
+            secure=settings.LANGUAGE_COOKIE_SECURE,
+            httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+            samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+        )
+        return response

@@ -15,6 +15,13 @@ class User(AbstractUser):
     privacy_consent_at = models.DateTimeField(
         _("privacy notice accepted at"), null=True, blank=True
     )
+    language = models.CharField(
+        _("language"),
+        max_length=10,
+        choices=settings.LANGUAGES,
+        default=settings.LANGUAGE_CODE,
+        help_text=_("The portal's mails to this person are written in this language."),
+    )
 
     class Meta:
         verbose_name = _("user")
@@ -45,6 +52,9 @@ class OutboxMessage(models.Model):
     subject = models.CharField(_("subject"), max_length=255)
     body = models.TextField(_("text body"))
     html_body = models.TextField(_("HTML body"), blank=True)
+    language = models.CharField(
+        _("language"), max_length=10, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE
+    )
     status = models.CharField(
         _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
     )

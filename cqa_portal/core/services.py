@@ -16,17 +16,65 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
-from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail import BadHeaderError, EmailMultiAlternatives, get_connection
 from django.db import connection, models, transaction
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import timezone, translation
 
+from . import mail
 from .models import AuditEntry, OutboxMessage
 
 logger = logging.getLogger(__name__)
 
 # Backoff for temporary failures, in seconds, by attempt number (last value repeats).
 RETRY_BACKOFF = [60, 300, 900, 3600, 3 * 3600]
+
+
+def _outbox_row(message: dict, checked: dict[str, str]) -> OutboxMessage:
+    """An unsaved outbox row for ``message`` (``outbox_enqueue``'s arguments), checked: a mail
+    that cannot be built raises PortalError here, before anything is written, instead of being
+    written, reported as sent and failing in the worker. ``checked`` caches checked subjects."""
+    subject = message["subject"]
+    if subject not in checked:
+        checked[subject] = mail.checked_subject(subject)[:255]
+    mail.check_recipient(message["to"])
+    return OutboxMessage(
+        key=message["key"][:255],
+        purpose=message["purpose"],
+        to=message["to"],
+        subject=checked[subject],
+        body=message["body"],
+        html_body=message.get("html_body", ""),
+        language=mail.mail_language(message.get("language") or translation.get_language()),
+    )
+
+
+def _email(message: OutboxMessage, *, connection=None) -> EmailMultiAlternatives:
+    """The mail of an outbox row, From the portal's name in the row's language."""
+    email = EmailMultiAlternatives(
+        subject=message.subject,
+        body=message.body,
+        from_email=_from_email(message.language),
+        to=[message.to],
+        connection=connection,
+        headers={
+            "X-Portal-Message": message.key[:200],
+            "Message-ID": message_id_header(message),
+        },
+    )
+    if message.html_body:
+        email.attach_alternative(message.html_body, "text/html")
+    return email
+
+
+_FROM_CACHE: dict[tuple[str, str], str] = {}
+
+
+def _from_email(language: str) -> str:
+    key = (settings.DEFAULT_FROM_EMAIL, language)
+    if key not in _FROM_CACHE:
+        _FROM_CACHE[key] = mail.from_email(language)
+    return _FROM_CACHE[key]
 
 
 @transaction.atomic
@@ -38,21 +86,38 @@ def outbox_enqueue(
     subject: str,
     body: str,
     html_body: str = "",
+    language: str = "",
     send_now: bool = True,
 ) -> OutboxMessage:
     """Write one mail to the outbox, once per ``key``; send it after commit.
 
     Calling it again with the same key returns the existing row and writes nothing.
-    With ``send_now`` false the row waits for a batch sender or the sweep.
+    With ``send_now`` false the row waits for a batch sender or the sweep. ``language`` is the
+    recipient's (default: the active one, in which the caller composed the mail): the From name
+    is written in it. A mail that cannot be built (a line break in the subject, an invalid
+    address) raises PortalError and writes nothing.
     """
-    message, created = OutboxMessage.objects.get_or_create(
-        key=key[:255],
-        defaults={
+    row = _outbox_row(
+        {
+            "key": key,
             "purpose": purpose,
             "to": to,
-            "subject": subject[:255],
+            "subject": subject,
             "body": body,
             "html_body": html_body,
+            "language": language,
+        },
+        {},
+    )
+    try:
+        _email(row).message()
+    except (BadHeaderError, ValueError) as exc:
+        raise mail.unbuildable() from exc
+    message, created = OutboxMessage.objects.get_or_create(
+        key=row.key,
+        defaults={
+            field: getattr(row, field)
+            for field in ("purpose", "to", "subject", "body", "html_body", "language")
         },
     )
     if created and send_now:
@@ -69,10 +134,12 @@ def outbox_enqueue_many(*, messages: Iterable[dict], batch_size: int = 500) -> l
     Rows whose key already exists are left alone, as with ``outbox_enqueue``. Nothing is sent:
     returns the ids of the rows with the given keys that are still pending, for the caller to
     pass in chunks to ``outbox_send_many`` after commit (or leave to the sweep). Two queries
-    per ``batch_size`` mails.
+    per ``batch_size`` mails. Any mail that cannot be built raises PortalError (the caller's
+    transaction then writes nothing).
     """
     ids: list[int] = []
     batch: list[OutboxMessage] = []
+    checked: dict[str, str] = {}
 
     def flush() -> None:
         OutboxMessage.objects.bulk_create(batch, ignore_conflicts=True)
@@ -86,16 +153,7 @@ def outbox_enqueue_many(*, messages: Iterable[dict], batch_size: int = 500) -> l
         batch.clear()
 
     for message in messages:
-        batch.append(
-            OutboxMessage(
-                key=message["key"][:255],
-                purpose=message["purpose"],
-                to=message["to"],
-                subject=message["subject"][:255],
-                body=message["body"],
-                html_body=message.get("html_body", ""),
-            )
-        )
+        batch.append(_outbox_row(message, checked))
         if len(batch) >= batch_size:
             flush()
     if batch:
@@ -229,20 +287,7 @@ def outbox_send_many(*, message_ids: Iterable[int], window: int = 1) -> int:
                         if smtp is None:
                             smtp = get_connection()
                             smtp.open()
-                        email = EmailMultiAlternatives(
-                            subject=message.subject,
-                            body=message.body,
-                            from_email=settings.DEFAULT_FROM_EMAIL,
-                            to=[message.to],
-                            connection=smtp,
-                            headers={
-                                "X-Portal-Message": message.key[:200],
-                                "Message-ID": message_id_header(message),
-                            },
-                        )
-                        if message.html_body:
-                            email.attach_alternative(message.html_body, "text/html")
-                        email.send()
+                        _email(message, connection=smtp).send()
                     except Exception as exc:  # noqa: BLE001 - every failure is recorded on the row
                         _record_failure(message, exc)
                         if smtp is not None:
@@ -351,5 +396,16 @@ def account_signup_complete(*, user, name: str, at) -> None:
     """Store what the signup form adds to allauth's account: the name and privacy consent."""
     user.first_name = name.strip()[:150]
     user.privacy_consent_at = at
-    user.save(update_fields=["first_name", "privacy_consent_at"])
+    user.language = mail.mail_language(translation.get_language())
+    user.save(update_fields=["first_name", "privacy_consent_at", "language"])
     audit_log(actor=user, action="core.account.privacy_consented", obj=user)
+
+
+def user_language_set(*, user, language: str) -> bool:
+    """Remember the language a logged-in user chose: their mails are written in it."""
+    code = mail.supported_language(language)
+    if code is None or not getattr(user, "is_authenticated", False) or user.language == code:
+        return False
+    user.language = code
+    user.save(update_fields=["language"])
+    return True

@@ -2,6 +2,7 @@ import sys
 
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.views import i18n
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -17,6 +18,17 @@ def robots_txt(request):
     """Plain text, no database: also the trivial view the page-load benchmark compares with."""
     lines = ["User-agent: *", "Disallow: /admin/", "Disallow: /members/", "Disallow: /accounts/"]
     return HttpResponse("\n".join(lines) + "\n", content_type="text/plain")
+
+
+def set_language(request):
+    """Django's language switch; a logged-in user's choice is also stored on the account, so
+    that the portal's mails to them are written in it."""
+    response = i18n.set_language(request)
+    if request.method == "POST" and response.status_code in (200, 302):
+        from .services import user_language_set
+
+        user_language_set(user=request.user, language=request.POST.get("language", ""))
+    return response
 
 
 def privacy(request):

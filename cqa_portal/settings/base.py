@@ -55,6 +55,7 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "cqa_portal.core.middleware.ChineseFirstMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    "cqa_portal.core.middleware.LanguageFromLinkMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -166,7 +167,6 @@ ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_LOGOUT_REDIRECT_URL = "/"
 ACCOUNT_SIGNUP_FORM_CLASS = "cqa_portal.core.forms.SignupForm"
 ACCOUNT_ADAPTER = "cqa_portal.core.adapters.AccountAdapter"
-ACCOUNT_EMAIL_SUBJECT_PREFIX = "[中国质量协会] "
 # allauth asks the account adapter for the client address (core.clientip); its own setting says
 # the same, for any allauth code that reads it.
 ALLAUTH_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT

@@ -10,6 +10,7 @@ from members.models import CompanyMembership, MemberCompany
 from surveys import services
 from surveys.models import Survey, SurveyReminder
 from surveys.tasks import reminders_sweep_task
+from tests.mails import assert_english, path_of
 
 from .factories import COMPLETE, CompanyFactory, covid_survey, file_response, member_user
 
@@ -51,7 +52,9 @@ def test_sweep_sends_the_due_step_once(
     mail = mailoutbox[0]
     assert survey.title in mail.subject
     assert f"/surveys/{survey.slug}/" in mail.body
-    assert "Dear colleagues" in mail.body  # bilingual body, Chinese first
+    # One language per mail, the recipient's (here Chinese): no English half.
+    assert "各位同事" in mail.body
+    assert "Dear colleagues" not in mail.body
     # Running again sends nothing more for the same step.
     with django_capture_on_commit_callbacks(execute=True):
         assert reminders_sweep_task() == 0
@@ -96,3 +99,22 @@ def test_manual_reminder_once_a_day(
         assert services.reminders_send_now(survey=survey) == 3
         assert services.reminders_send_now(survey=survey) == 0
     assert len(mailoutbox) == 3
+
+
+def test_each_administrator_gets_the_reminder_in_their_own_language_only(
+    survey, mailoutbox, django_capture_on_commit_callbacks
+):
+    company = CompanyFactory(name="Jia Quality")
+    english = member_user(company, role=CompanyMembership.Role.ADMIN, language="en")
+    chinese = member_user(company, role=CompanyMembership.Role.ADMIN, language="zh-hans")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.reminders_send(survey=survey, step="d7") == 1
+    by_recipient = {m.to[0]: m for m in mailoutbox}
+    en_mail, zh_mail = by_recipient[english.email], by_recipient[chinese.email]
+    assert_english(en_mail, prefix=False)
+    assert survey.title_en in en_mail.subject
+    assert en_mail.from_email.startswith("China Association for Quality")
+    assert path_of(en_mail, f"/surveys/{survey.slug}/").endswith("?lang=en")
+    assert "各位同事" in zh_mail.body and "Dear colleagues" not in zh_mail.body
+    assert zh_mail.from_email.startswith("中国质量协会")
+    assert survey.title in zh_mail.subject
