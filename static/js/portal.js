@@ -1,9 +1,9 @@
 /* Portal behaviour that needs JavaScript; the portal works without it.
-   - html.no-js is removed, so the phone menu collapses behind its button (CSS keeps it open
+   - body.no-js is removed, so the phone menu collapses behind its button (CSS keeps it open
      when scripts do not run).
    - After a failed submission the first form error summary takes the focus, and its links
      move the focus to the field they name. */
-document.documentElement.classList.remove("no-js");
+document.body.classList.remove("no-js");
 
 document.addEventListener("DOMContentLoaded", function () {
   var summary = document.querySelector(".error-summary");
