@@ -100,8 +100,25 @@ class SessionAdmin(SpreadsheetImportMixin, ImportMixin, admin.ModelAdmin):
         "updated_at",
     ]
     fieldsets = [
-        (None, {"fields": ["title", "title_en", "topic", "series", "lecturers", "description"]}),
-        (_("Time and place"), {"fields": ["starts_at", "ends_at", "platform", "join_url"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "title",
+                    "title_en",
+                    "topic",
+                    "series",
+                    "lecturers",
+                    "lecturers_en",
+                    "description",
+                    "description_en",
+                ]
+            },
+        ),
+        (
+            _("Time and place"),
+            {"fields": ["starts_at", "ends_at", "platform", "platform_en", "join_url"]},
+        ),
         (_("Seats and status"), {"fields": ["capacity", "status", "registrations_link"]}),
         (_("After the session"), {"fields": ["replay_url"]}),
         (_("Record"), {"fields": ["uid", "sequence", "created_at", "updated_at"]}),

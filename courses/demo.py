@@ -349,7 +349,35 @@ DESCRIPTIONS = {
     "engineering": "介绍质量工程技术的原理与企业应用，适合研发、工艺和质量工程师。",
 }
 
+DESCRIPTIONS_EN = {
+    "tqm": "For heads of quality and front-line quality staff: the ideas and methods of total "
+    "quality management, worked through with the problems companies meet as they restart. "
+    "Handouts and a replay follow the session.",
+    "excellence": "How the criteria for performance excellence give an organisation a "
+    "framework for raising its results; for managers and for teams preparing a quality award "
+    "application.",
+    "on-site": "The shop floor after the restart: everyday methods of on-site management that "
+    "help team leaders and supervisors bring order and steady quality back.",
+    "tools": "What the common quality tools are for, how to apply them step by step and what "
+    "to watch out for, shown on company cases; for improvement teams and QC circles.",
+    "engineering": "The principles of quality engineering techniques and how companies use "
+    "them; for engineers in design, process and quality.",
+}
+
+# English name line of each lecturer in LECTURERS, in the same order.
+LECTURERS_EN = [
+    "Liu Jianhua (China Association for Quality)",
+    "Chen Xiaomei (CAQ Training Centre)",
+    "Wang Zhiqiang (a university school of management)",
+    "Zhao Li (a large equipment manufacturer)",
+    "Sun Lixin (an automotive parts maker)",
+    "Zhou Min (China Association for Quality)",
+    "Wu Haitao (an electronics company)",
+    "Zheng Xue (a university reliability institute)",
+]
+
 PLATFORM = "中国质量协会直播平台"
+PLATFORM_EN = "CAQ live-streaming platform"
 DEMO_NAMES = [
     "李娜",
     "王磊",
@@ -401,6 +429,14 @@ def _upcoming_start(days: int) -> datetime:
     return timezone.make_aware(datetime.combine(day, time(14, 30)))
 
 
+def _english_texts(topic: str, who: list[int]) -> dict:
+    return {
+        "description_en": DESCRIPTIONS_EN[topic],
+        "platform_en": PLATFORM_EN,
+        "lecturers_en": ", ".join(LECTURERS_EN[i] for i in who),
+    }
+
+
 @transaction.atomic
 def seed(stdout, *, accounts) -> None:
     topics = {}
@@ -437,10 +473,13 @@ def seed(stdout, *, accounts) -> None:
                 "replay_url": f"https://live.caq.example.org/replay/2020{n:02d}",
                 "status": Session.Status.ENDED,
                 "description": DESCRIPTIONS[topic],
+                **_english_texts(topic, who),
             },
         )
         if created:
             session.lecturers.set([lecturers[i] for i in who])
+        elif not session.description_en:
+            Session.objects.filter(pk=session.pk).update(**_english_texts(topic, who))
         AttendanceRecord.objects.get_or_create(
             session=session, email="", defaults={"participants": count}
         )
@@ -462,10 +501,13 @@ def seed(stdout, *, accounts) -> None:
                 "join_url": f"https://live.caq.example.org/room/next{n:02d}",
                 "capacity": capacity,
                 "description": DESCRIPTIONS[topic],
+                **_english_texts(topic, who),
             },
         )
         if created:
             session.lecturers.set([lecturers[i] for i in who])
+        elif not session.description_en:
+            Session.objects.filter(pk=session.pk).update(**_english_texts(topic, who))
         elif session.ends_at <= timezone.now():
             # A later run of the demo: keep the schedule looking ahead.
             Session.objects.filter(pk=session.pk).update(

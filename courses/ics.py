@@ -14,7 +14,7 @@ from cqa_portal.core.site import absolute_url
 
 from . import conf
 from .models import Session
-from .templatetags.courses import lecturer_list
+from .templatetags.courses import lecturers_of
 
 PRODID = "-//China Association for Quality//Free live courses//ZH"
 
@@ -34,17 +34,17 @@ def session_event(session: Session, *, join_url: str = "", stamp: datetime) -> E
     lines = [_("Topic: %(topic)s") % {"topic": session.topic.label}]
     if session.series_id:
         lines.append(_("Series: %(series)s") % {"series": session.series.label})
-    names = lecturer_list(session.lecturers.all())
+    names = lecturers_of(session)
     if names:
         lines.append(_("Lecturers: %(names)s") % {"names": names})
-    lines.append(_("Platform: %(platform)s") % {"platform": session.platform})
+    lines.append(_("Platform: %(platform)s") % {"platform": session.display_platform})
     if join_url:
         lines.append(_("Join link: %(url)s") % {"url": join_url})
     if session.replay_url:
         lines.append(_("Replay: %(url)s") % {"url": session.replay_url})
     lines.append(_("Course page: %(url)s") % {"url": page_url})
-    if session.description:
-        lines.extend(["", session.description.strip()])
+    if session.display_description:
+        lines.extend(["", session.display_description.strip()])
 
     event = Event()
     event.add("uid", event_uid(session))
@@ -57,7 +57,8 @@ def session_event(session: Session, *, join_url: str = "", stamp: datetime) -> E
     event.add("summary", summary)
     event.add("description", "\n".join(lines))
     event.add(
-        "location", f"{session.platform} {join_url}".strip() if join_url else session.platform
+        "location",
+        f"{session.display_platform} {join_url}".strip() if join_url else session.display_platform,
     )
     event.add("url", page_url)
     event.add("categories", [session.topic.label])

@@ -82,7 +82,7 @@ class SessionText:
         lines = [
             _("Course: %(title)s") % {"title": session.label},
             _("Time: %(when)s") % {"when": when(session)},
-            _("Platform: %(platform)s") % {"platform": session.platform},
+            _("Platform: %(platform)s") % {"platform": session.display_platform},
         ]
         if join and session.join_url:
             lines.append(_("Join link: %(url)s") % {"url": session.join_url})

@@ -8,14 +8,10 @@ from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
+from cqa_portal.core.localize import in_english, localized
 from cqa_portal.core.validators import validate_multi_line, validate_single_line
-
-
-def _english() -> bool:
-    return (get_language() or "").startswith("en")
 
 
 class Topic(models.Model):
@@ -40,7 +36,7 @@ class Topic(models.Model):
 
     @property
     def label(self) -> str:
-        return self.name_en if _english() and self.name_en else self.name
+        return localized(self, "name")
 
 
 class Series(models.Model):
@@ -73,7 +69,7 @@ class Series(models.Model):
 
     @property
     def label(self) -> str:
-        return self.name_en if _english() and self.name_en else self.name
+        return localized(self, "name")
 
 
 class Lecturer(models.Model):
@@ -141,6 +137,13 @@ class Session(models.Model):
         help_text=_("E.g. Tencent Meeting, DingTalk."),
         validators=[validate_single_line],
     )
+    platform_en = models.CharField(
+        _("live platform in English"),
+        max_length=100,
+        blank=True,
+        help_text=_("Shown to English visitors; the Chinese name when empty."),
+        validators=[validate_single_line],
+    )
     join_url = models.URLField(
         _("join link"),
         max_length=500,
@@ -160,6 +163,22 @@ class Session(models.Model):
         _("status"), max_length=10, choices=Status.choices, default=Status.SCHEDULED
     )
     description = models.TextField(_("description"), blank=True, validators=[validate_multi_line])
+    description_en = models.TextField(
+        _("description in English"),
+        blank=True,
+        help_text=_("Shown to English visitors; the Chinese description when empty."),
+        validators=[validate_multi_line],
+    )
+    lecturers_en = models.CharField(
+        _("lecturers in English"),
+        max_length=300,
+        blank=True,
+        help_text=_(
+            "Names and organisations as English visitors see them, e.g. "
+            "“Zhang Wei (China Association for Quality)”; the lecturer list when empty."
+        ),
+        validators=[validate_single_line],
+    )
     sequence = models.PositiveIntegerField(
         _("revision"),
         default=0,
@@ -188,7 +207,21 @@ class Session(models.Model):
 
     @property
     def label(self) -> str:
-        return self.title_en if _english() and self.title_en else self.title
+        return localized(self, "title")
+
+    @property
+    def display_description(self) -> str:
+        return localized(self, "description")
+
+    @property
+    def display_platform(self) -> str:
+        return localized(self, "platform")
+
+    @property
+    def english_lecturers(self) -> str:
+        """The English lecturer line for an English visitor, if there is one (else the
+        lecturer list is shown: ``lecturers_of`` in the template tags)."""
+        return self.lecturers_en if in_english() else ""
 
     @property
     def is_cancelled(self) -> bool:

@@ -494,9 +494,12 @@ def session_duplicate(*, session_id: int, actor, days: int = 7) -> Session:
         starts_at=original.starts_at + timedelta(days=days),
         ends_at=original.ends_at + timedelta(days=days),
         platform=original.platform,
+        platform_en=original.platform_en,
         join_url=original.join_url,
         capacity=original.capacity,
         description=original.description,
+        description_en=original.description_en,
+        lecturers_en=original.lecturers_en,
         status=Session.Status.SCHEDULED,
     )
     copy.lecturers.set(original.lecturers.all())

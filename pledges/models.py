@@ -3,20 +3,11 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
-from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
+from cqa_portal.core.localize import localized
 from cqa_portal.core.validators import validate_multi_line, validate_single_line
 from members.reference import Province
-
-
-def localized(obj, field: str) -> str:
-    """The English text of ``field`` when the visitor chose English and it exists."""
-    if (get_language() or "").startswith("en"):
-        english = getattr(obj, f"{field}_en", "")
-        if english:
-            return english
-    return getattr(obj, field)
 
 
 class PublishedQuerySet(models.QuerySet):

@@ -104,6 +104,9 @@ class ResponseForm(PortalForm):
             )
         elif question.kind == Question.Kind.DATE:
             self.fields[name] = forms.DateField(widget=DateInput, **common)
+        # Required questions are checked in clean() (a draft may leave them empty); the
+        # renderer marks them like required fields.
+        self.fields[name].required_on_submit = question.required
         if question.is_choice and any(o.is_other for o in question.options.all()):
             self.fields[name + OTHER_SUFFIX] = forms.CharField(
                 label=_("Other: please specify"), max_length=200, required=False

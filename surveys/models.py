@@ -9,16 +9,12 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
-from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
+from cqa_portal.core.localize import in_english, localized
 from cqa_portal.core.validators import validate_multi_line, validate_single_line
 from members.models import MemberCompany
 from members.reference import IndustrySection, Province, RegionGroup
-
-
-def _in_english() -> bool:
-    return (get_language() or "").startswith("en")
 
 
 class Survey(models.Model):
@@ -79,11 +75,11 @@ class Survey(models.Model):
 
     @property
     def display_title(self) -> str:
-        return self.title_en if _in_english() and self.title_en else self.title
+        return localized(self, "title")
 
     @property
     def display_description(self) -> str:
-        return self.description_en if _in_english() and self.description_en else self.description
+        return localized(self, "description")
 
     @property
     def is_accepting(self) -> bool:
@@ -176,11 +172,11 @@ class Question(models.Model):
 
     @property
     def label(self) -> str:
-        return self.text_en if _in_english() and self.text_en else self.text
+        return localized(self, "text")
 
     @property
     def display_help(self) -> str:
-        return self.help_text_en if _in_english() and self.help_text_en else self.help_text
+        return localized(self, "help_text")
 
     @property
     def is_choice(self) -> bool:
@@ -220,7 +216,7 @@ class QuestionOption(models.Model):
 
     @property
     def label(self) -> str:
-        return self.label_en if _in_english() and self.label_en else self.label_zh
+        return self.label_en if in_english() and self.label_en else self.label_zh
 
 
 class Response(models.Model):

@@ -3,19 +3,15 @@ language: labels, tables and SVG charts. No database access."""
 
 from __future__ import annotations
 
-from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
+from cqa_portal.core.localize import in_english as _english
 from members.reference import INDUSTRY_NAMES_ZH, IndustrySection, RegionGroup
 
 from . import charts, covid
 from .summary import DIMENSIONS
 
 ORDERED_QUESTIONS = {covid.IMPACT_QUESTION}
-
-
-def _english() -> bool:
-    return (get_language() or "").startswith("en")
 
 
 def _text(item: dict, key: str = "text") -> str:

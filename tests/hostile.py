@@ -25,7 +25,7 @@ SETTINGS = settings(
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 ERROR_BLOCK = re.compile(
-    r'<div class="(?:invalid-feedback[^"]*|alert alert-danger)"[^>]*>(.*?)</div>', re.S
+    r'<div class="(?:invalid-feedback[^"]*|alert alert-danger[^"]*)"[^>]*>(.*?)</div>', re.S
 )
 
 

@@ -1,8 +1,8 @@
 from django import template
-from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from courses import mails
+from cqa_portal.core.localize import in_english
 
 register = template.Library()
 
@@ -28,5 +28,12 @@ def lecturer_label(lecturer) -> str:
 @register.filter
 def lecturer_list(lecturers) -> str:
     """Lecturers joined with the list separator of the active language."""
-    separator = ", " if (get_language() or "").startswith("en") else "、"
+    separator = ", " if in_english() else "、"
     return separator.join(lecturer_label(lecturer) for lecturer in lecturers)
+
+
+@register.filter
+def lecturers_of(session) -> str:
+    """The session's lecturers in the active language: the English line when the visitor chose
+    English and it is filled in, else the lecturer list."""
+    return session.english_lecturers or lecturer_list(session.lecturers.all())

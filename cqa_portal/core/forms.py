@@ -1,4 +1,5 @@
 from django import forms
+from django.forms.boundfield import BoundField
 from django.forms.renderers import TemplatesSetting
 from django.urls import reverse_lazy
 from django.utils import timezone
@@ -9,11 +10,46 @@ from django.utils.translation import gettext_lazy as _
 from .validators import validate_multi_line, validate_single_line
 
 
+class PortalBoundField(BoundField):
+    """A field as the portal's templates show it: a visible * on required fields, and the id
+    the error summary links to.
+
+    A field the form checks itself (a survey question: a draft may leave it empty, a submission
+    may not) sets ``required_on_submit = True``; it is marked and announced like a required one.
+    """
+
+    @property
+    def is_required(self) -> bool:
+        return bool(self.field.required or getattr(self.field, "required_on_submit", False))
+
+    @property
+    def error_anchor(self) -> str:
+        """The id of the element an error summary link moves to: the input, or the first
+        choice of a group of radio buttons or check boxes."""
+        if self.use_fieldset and self.auto_id:
+            return f"{self.auto_id}_0"
+        return self.id_for_label
+
+    def build_widget_attrs(self, attrs, widget=None):
+        attrs = super().build_widget_attrs(attrs, widget)
+        widget = widget or self.field.widget
+        if (
+            self.is_required
+            and not self.field.required
+            and widget.use_required_attribute(self.initial)
+            and self.form.use_required_attribute
+        ):
+            attrs["required"] = True  # forms are novalidate: this only informs assistive tech
+        return attrs
+
+
 class PortalFormRenderer(TemplatesSetting):
-    """Every form in the portal renders with the same accessible layout."""
+    """Every form in the portal renders with the same accessible layout: required marks, an
+    error summary at the top (focused by static/js/portal.js) and errors tied to their fields."""
 
     form_template_name = "forms/portal_form.html"
     field_template_name = "forms/portal_field.html"
+    bound_field_class = PortalBoundField
 
 
 class TextCheckMixin:

@@ -276,3 +276,50 @@ def test_registrations_for_users_reads_sessions_in_one_query(django_assert_num_q
         ]
     assert len(rows) == 4
     assert {email for email, _, _ in rows} == {users[0].email, users[1].email}
+
+
+def test_session_page_in_english_shows_english_description_platform_and_lecturers(client):
+    lecturer = LecturerFactory(name="李质量", organisation="某汽车集团")
+    session = SessionFactory(
+        title="现场管理",
+        title_en="On-site management",
+        description="中文介绍",
+        description_en="How to run the shop floor after the restart.",
+        platform="中国质量协会直播平台",
+        platform_en="CAQ live platform",
+        lecturers=[lecturer],
+        lecturers_en="Li Zhiliang (a car maker)",
+    )
+    client.cookies["django_language"] = "en"
+    html = client.get(session.get_absolute_url()).content.decode()
+    assert "How to run the shop floor after the restart." in html
+    assert "CAQ live platform" in html
+    assert "Li Zhiliang (a car maker)" in html
+    assert "中文介绍" not in html and "李质量" not in html
+    schedule = client.get("/courses/").content.decode()
+    assert "Li Zhiliang (a car maker)" in schedule
+
+    client.cookies["django_language"] = "zh-hans"
+    html = client.get(session.get_absolute_url()).content.decode()
+    assert "中文介绍" in html and "中国质量协会直播平台" in html and "李质量" in html
+
+
+def test_session_page_in_english_falls_back_to_chinese_texts(client):
+    lecturer = LecturerFactory(name="李质量", organisation="某汽车集团")
+    session = SessionFactory(description="中文介绍", platform="腾讯会议", lecturers=[lecturer])
+    client.cookies["django_language"] = "en"
+    html = client.get(session.get_absolute_url()).content.decode()
+    assert "中文介绍" in html and "腾讯会议" in html and "李质量" in html
+
+
+def test_demo_sessions_have_english_texts(db):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    call_command("seed_demo", stdout=StringIO())
+    sessions = Session.objects.all()
+    assert sessions.exists()
+    assert not sessions.filter(description_en="").exists()
+    assert not sessions.filter(platform_en="").exists()
+    assert not sessions.filter(lecturers_en="").exclude(lecturers=None).exists()

@@ -2,6 +2,7 @@
 users without a company are sent to the member area's start page."""
 
 import pytest
+from django.utils import timezone
 
 from tests.factories import UserFactory
 
@@ -95,3 +96,29 @@ def test_dashboard_lists_open_surveys_with_own_status(client, admin_member):
     html = client.get("/members/").content.decode()
     assert f'href="/surveys/{survey.slug}/"' in html
     assert "尚未填报" in html
+
+
+def test_dashboard_in_english_shows_english_survey_and_course_titles(client, admin_member):
+    from courses.models import Registration
+    from surveys.models import Survey
+    from tests.courses.factories import RegistrationFactory, SessionFactory
+
+    survey = Survey.objects.filter(status="open").first()
+    if survey is None:
+        pytest.skip("no open survey shipped")
+    Survey.objects.filter(pk=survey.pk).update(title_en="Epidemic impact survey")
+    session = SessionFactory(title="现场管理入门", title_en="On-site management basics")
+    RegistrationFactory(
+        session=session,
+        user=admin_member.user,
+        email=admin_member.user.email,
+        status=Registration.Status.CONFIRMED,
+    )
+    client.force_login(admin_member.user)
+    client.cookies["django_language"] = "en"
+    html = client.get("/members/").content.decode()
+    assert "Epidemic impact survey" in html
+    assert "On-site management basics" in html
+    assert "现场管理入门" not in html
+    local = session.starts_at.astimezone(timezone.get_current_timezone())
+    assert local.strftime("%Y-%m-%d %H:%M") in html

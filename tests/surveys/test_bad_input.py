@@ -66,7 +66,8 @@ SETTINGS = settings(
 )
 CJK = re.compile(r"[\u4e00-\u9fff]")
 ERROR_BLOCK = re.compile(
-    r'<(?:div|p) class="(?:invalid-feedback[^"]*|alert alert-danger)"[^>]*>(.*?)</(?:div|p)>', re.S
+    r'<(?:div|p) class="(?:invalid-feedback[^"]*|alert alert-danger[^"]*)"[^>]*>(.*?)</(?:div|p)>',
+    re.S,
 )
 
 IMPACT = ["none", "slight", "moderate", "severe"]
