@@ -10,10 +10,6 @@ from .harness import STAFF
 pytestmark = pytest.mark.browser
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the approval mail is written in the staff member's language, not the applicant's (h3)",
-)
 def test_organisation_cosigns_in_english_and_staff_approve(visitor, mailbox):
     person = visitor("co-signer (English)")
     page = person.page

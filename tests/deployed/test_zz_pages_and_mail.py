@@ -20,9 +20,6 @@ PUBLIC = [
 ]
 
 
-@pytest.mark.xfail(
-    strict=True, reason="contrast, overflow at 390 px and other template fixes are h4's"
-)
 def test_every_page_passes_axe_and_fits_390px(visitor, checks):
     person = visitor("public pages")
     for path in PUBLIC:
