@@ -91,7 +91,7 @@ class SessionAdmin(SpreadsheetImportMixin, ImportMixin, admin.ModelAdmin):
     search_fields = ["title", "title_en", "lecturers__name"]
     date_hierarchy = "starts_at"
     ordering = ["-starts_at"]
-    filter_horizontal = ["lecturers"]
+    # A plain multiple select: the two-pane filter widget fails axe-core (aria-label on spans).
     readonly_fields = [
         "uid",
         "sequence",

@@ -131,9 +131,11 @@ class Mail:
         return list(dict.fromkeys(link.rstrip(".,;") for link in found))
 
     def link(self, fragment: str) -> str:
-        """The first link containing ``fragment``, or matching it when it starts with ``^``."""
+        """The first link containing ``fragment``, or whose address without its query string
+        (mail links carry ``?lang=``) matches it when it starts with ``^``."""
         for link in self.links:
-            if re.search(fragment, link) if fragment.startswith("^") else fragment in link:
+            bare = link.split("?", 1)[0]
+            if re.search(fragment, bare) if fragment.startswith("^") else fragment in link:
                 return link
         raise AssertionError(
             f"no link with {fragment!r} in the mail {self.subject!r}: {self.links}"
