@@ -237,6 +237,7 @@ class FeeResource(resources.ModelResource):
 
     class Meta:
         model = MembershipFee
+        name = gettext_lazy("Membership fees")
         fields = (
             "company",
             "company_name",
