@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
-from import_export.admin import ExportMixin, ImportMixin
+from import_export.admin import ExportActionMixin, ExportMixin, ImportMixin
 from import_export.formats.base_formats import CSV, XLSX
 
 from cqa_portal.core import exports
@@ -19,7 +19,7 @@ from cqa_portal.core.admin import (
 
 from . import selectors, services
 from .models import AttendanceRecord, Lecturer, Registration, Series, Session, Topic
-from .resources import AttendanceResource, RegistrantResource
+from .resources import AttendanceRecordResource, AttendanceResource, RegistrantResource
 
 
 @admin.register(Topic)
@@ -325,8 +325,10 @@ class RegistrationAdmin(SpreadsheetExportMixin, ExportMixin, admin.ModelAdmin):
 
 
 @admin.register(AttendanceRecord)
-class AttendanceRecordAdmin(admin.ModelAdmin):
+class AttendanceRecordAdmin(SpreadsheetExportMixin, ExportActionMixin, admin.ModelAdmin):
     """What the attendance imports recorded (import them from the course sessions list)."""
+
+    resource_classes = [AttendanceRecordResource]
 
     list_display = ["session", "participants", "email", "registration", "imported_at"]
     list_filter = [("session", admin.RelatedOnlyFieldListFilter)]

@@ -302,3 +302,31 @@ class RegistrantResource(resources.ModelResource):
 
     def dehydrate_attended(self, registration):
         return _("yes") if getattr(registration, "attended", 0) else ""
+
+
+class AttendanceRecordResource(resources.ModelResource):
+    """Export only: what the attendance imports recorded, with the session and the registrant's
+    name instead of ids."""
+
+    session_id = fields.Field(attribute="session_id", column_name=gettext_lazy("session number"))
+    session_title = fields.Field(attribute="session__title", column_name=gettext_lazy("course"))
+    session_start = fields.Field(
+        attribute="session__starts_at", column_name=gettext_lazy("starts at (Beijing time)")
+    )
+    registrant = fields.Field(attribute="registration__name", column_name=gettext_lazy("full name"))
+
+    class Meta:
+        model = AttendanceRecord
+        name = gettext_lazy("Attendance")
+        fields = export_order = (
+            "session_id",
+            "session_title",
+            "session_start",
+            "participants",
+            "email",
+            "registrant",
+            "imported_at",
+        )
+
+    def filter_export(self, queryset, **kwargs):
+        return queryset.select_related("session", "registration")

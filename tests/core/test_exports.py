@@ -17,7 +17,7 @@ from django.db import models
 from django.utils import timezone
 from openpyxl import load_workbook
 
-from courses.models import Registration
+from courses.models import AttendanceRecord, Registration
 from cqa_portal.core import exports
 from members.models import MemberCompany, MembershipFee, ReliefRequest
 from pledges.models import AllianceMember, CoSignature, Signature
@@ -134,12 +134,12 @@ def test_content_disposition_is_safe_and_rfc5987():
 # --- every export, with hostile values --------------------------------------------------------
 
 
-def _admin_export(client, model, fmt: str, *, resource_index: int = 0, query: str = ""):
+def _admin_export(client, model, fmt: str, *, resource_index=0, query="", extra=None):
     model_admin = admin.site._registry[model]
     formats = model_admin.get_export_formats()
     format_index = next(i for i, f in enumerate(formats) if f().get_extension() == fmt)
     resource = model_admin.get_export_resource_classes(None)[resource_index]
-    data = {"resource": resource_index, "format": format_index}
+    data = {"resource": resource_index, "format": format_index, **(extra or {})}
     for field in resource().get_export_order():
         data[f"{resource.__name__.lower()}_{field}"] = "on"
     opts = model._meta
@@ -155,7 +155,7 @@ def hostile_world(db):
     alliance = AllianceFactory()
     session = SessionFactory(starts_at=timezone.now() - datetime.timedelta(days=1))
     survey = covid_survey()
-    for number, value in enumerate(HOSTILE):
+    for value in HOSTILE:
         company = CompanyFactory(**hostile_text(MemberCompany, value, skip=["uscc"]))
         FeeFactory(company=company, amount_paid=Decimal("100.50"))
         ReliefFactory(
@@ -174,10 +174,9 @@ def hostile_world(db):
         registration = RegistrationFactory(
             session=session, **hostile_text(Registration, value, skip=["email", "language"])
         )
-        if number == 0:
-            AttendanceFactory(
-                session=session, participants=1, email=registration.email, registration=registration
-            )
+        AttendanceFactory(
+            session=session, participants=1, email=registration.email, registration=registration
+        )
         answers = {**COMPLETE, "comments": value.strip() or value}
         survey_company = CompanyFactory(name=value, uscc=make_uscc())
         file_response(survey, survey_company, answers)
@@ -193,6 +192,7 @@ ADMIN_EXPORTS = [
     (CoSignature, 0),
     (AllianceMember, 0),
     (Registration, 0),
+    (AttendanceRecord, 0),
 ]
 
 
@@ -351,6 +351,25 @@ def test_export_headers_follow_the_active_language(staff_client, hostile_world):
     assert rows[1][rows[0].index("status")] == "Submitted"
 
 
+def test_every_admin_export_goes_through_the_core_layer():
+    from import_export.admin import ExportMixin
+
+    from cqa_portal.core.admin import SpreadsheetExportMixin
+
+    exporting = [a for a in admin.site._registry.values() if isinstance(a, ExportMixin)]
+    assert {type(a).__name__ for a in exporting} >= {"MemberCompanyAdmin", "ReliefRequestAdmin"}
+    for model_admin in exporting:
+        assert isinstance(model_admin, SpreadsheetExportMixin), type(model_admin).__name__
+    assert {a.model for a in exporting} >= {m for m, _i in ADMIN_EXPORTS}
+
+
+def test_attendance_export_types_numbers_and_names(staff_client, hostile_world):
+    _book, header, rows = _rows_by_header(_admin_export(staff_client, AttendanceRecord, "xlsx"))
+    assert header[:4] == ["场次编号", "课程", "开始时间（北京时间）", "参与人次"]
+    assert all(r["参与人次"].data_type == "n" and r["开始时间（北京时间）"].is_date for r in rows)
+    assert {r["姓名"].value for r in rows} == XLSX_ESCAPED
+
+
 def test_no_trigger_list_drift():
     assert set(TRIGGERS) == set(exports.FORMULA_TRIGGERS)
 
@@ -360,3 +379,25 @@ def test_csv_export_is_streamed(staff_client, hostile_world):
     response = _admin_export(staff_client, Signature, "csv", resource_index=1)
     assert response.streaming
     assert len(csv_rows(response)) == len(HOSTILE) + 1
+
+
+@pytest.mark.parametrize(("model", "resource_index"), ADMIN_EXPORTS)
+def test_admin_export_page_still_offered(staff_client, model, resource_index):
+    opts = model._meta
+    response = staff_client.get(f"/admin/{opts.app_label}/{opts.model_name}/export/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "csv" in html.lower() and "xlsx" in html.lower()
+
+
+def test_export_selected_action_exports_only_the_selection(staff_client, hostile_world):
+    chosen = ReliefRequest.objects.order_by("pk")[:2]
+    pks = [str(r.pk) for r in chosen]
+    page = staff_client.post(
+        "/admin/members/reliefrequest/",
+        {"action": "export_admin_action", "_selected_action": pks},
+    )
+    assert page.status_code == 200
+    response = _admin_export(staff_client, ReliefRequest, "csv", extra={"export_items": pks})
+    rows = csv_rows(response)
+    assert sorted(row[0] for row in rows[1:]) == sorted(pks)
