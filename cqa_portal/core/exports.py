@@ -41,6 +41,7 @@ from django.utils.translation import gettext
 from import_export.widgets import Widget
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "＝", "＋", "－", "＠", "\t", "\r", "\n")
@@ -145,18 +146,20 @@ def csv_bytes(sheet: Sheet) -> bytes:
     return b"".join(iter_csv(sheet))
 
 
-def _xlsx_cell(worksheet, value: Any) -> WriteOnlyCell:
+def _xlsx_cell(worksheet, value: Any):
+    """A cell value for a write-only sheet. Plain values are cheapest (openpyxl gives dates
+    their date format); a neutralised text gets Excel's quote prefix as well, so editing the
+    cell keeps it text. Characters XML cannot carry (control characters) become U+FFFD
+    instead of failing the whole export."""
     value = cell_value(value)
-    cell = WriteOnlyCell(worksheet, value=value)
     if isinstance(value, str):
-        cell.data_type = "s"  # never a formula, whatever the text
+        value = ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
         if value.startswith("'"):
+            cell = WriteOnlyCell(worksheet, value=value)
+            cell.data_type = "s"
             cell.quotePrefix = True
-    elif isinstance(value, datetime):
-        cell.number_format = "yyyy-mm-dd hh:mm"
-    elif isinstance(value, date):
-        cell.number_format = "yyyy-mm-dd"
-    return cell
+            return cell
+    return value
 
 
 def write_xlsx(sheets: Iterable[Sheet], target) -> None:

@@ -112,6 +112,16 @@ def test_xlsx_writer_types_cells():
     assert cells[5].value is None
 
 
+def test_xlsx_writer_replaces_characters_xml_cannot_carry():
+    sheet = exports.Sheet(title="t", header=["名称"], rows=[["\x01=1"], ["a\x0bb"], ["\x1b[0m"]])
+    book = load_workbook(io.BytesIO(exports.xlsx_bytes([sheet])))
+    assert [r[0] for r in book.active.iter_rows(min_row=2, values_only=True)] == [
+        "\ufffd=1",
+        "a\ufffdb",
+        "\ufffd[0m",
+    ]
+
+
 def test_csv_writer_has_bom_and_neutralises():
     sheet = exports.Sheet(title="t", header=["名称", "数"], rows=[[v, 1] for v in HOSTILE])
     data = exports.csv_bytes(sheet)
