@@ -2,22 +2,25 @@ from django import forms
 from django.contrib import admin, messages
 from django.db import models
 from django.db.models import Count
-from django.http import HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
-from import_export.admin import ExportMixin, ImportMixin
+from import_export.admin import ExportActionMixin, ExportMixin, ImportMixin
 from import_export.formats.base_formats import CSV, XLSX
 
-from cqa_portal.core.admin import AuditHistoryInline, SpreadsheetImportMixin
+from cqa_portal.core import exports
+from cqa_portal.core.admin import (
+    AuditHistoryInline,
+    SpreadsheetExportMixin,
+    SpreadsheetImportMixin,
+)
 from cqa_portal.core.forms import PortalForm
 
 from . import selectors, services
 from .models import AttendanceRecord, Lecturer, Registration, Series, Session, Topic
-from .resources import AttendanceResource, RegistrantResource
+from .resources import AttendanceRecordResource, AttendanceResource, RegistrantResource
 
 
 @admin.register(Topic)
@@ -217,14 +220,8 @@ class SessionAdmin(SpreadsheetImportMixin, ImportMixin, admin.ModelAdmin):
     @admin.action(description=_("Export the registrants (XLSX)"), permissions=["view"])
     def export_registrants(self, request, queryset):
         rows = selectors.registrants(session_ids=queryset.values_list("pk", flat=True))
-        dataset = RegistrantResource().export(queryset=rows)
-        stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-        response = HttpResponse(
-            XLSX().export_data(dataset),
-            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        )
-        response["Content-Disposition"] = f'attachment; filename="registrants-{stamp}.xlsx"'
-        return response
+        sheet = exports.resource_sheet(RegistrantResource(), rows)
+        return exports.xlsx_response([sheet], filename=exports.dated_filename(_("registrants")))
 
     @admin.action(description=_("Duplicate (one week later)"), permissions=["add"])
     def duplicate_sessions(self, request, queryset):
@@ -283,7 +280,7 @@ class SessionAdmin(SpreadsheetImportMixin, ImportMixin, admin.ModelAdmin):
 
 
 @admin.register(Registration)
-class RegistrationAdmin(ExportMixin, admin.ModelAdmin):
+class RegistrationAdmin(SpreadsheetExportMixin, ExportMixin, admin.ModelAdmin):
     """Registrations change only through the portal's rules (register, confirm, cancel,
     promotion), so this view is read-only apart from the cancel action."""
 
@@ -346,8 +343,10 @@ class RegistrationAdmin(ExportMixin, admin.ModelAdmin):
 
 
 @admin.register(AttendanceRecord)
-class AttendanceRecordAdmin(admin.ModelAdmin):
+class AttendanceRecordAdmin(SpreadsheetExportMixin, ExportActionMixin, admin.ModelAdmin):
     """What the attendance imports recorded (import them from the course sessions list)."""
+
+    resource_classes = [AttendanceRecordResource]
 
     list_display = ["session", "participants", "email", "registration", "imported_at"]
     list_filter = [("session", admin.RelatedOnlyFieldListFilter)]

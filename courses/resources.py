@@ -245,7 +245,8 @@ class AttendanceResource(resources.ModelResource):
 
 
 class RegistrantResource(resources.ModelResource):
-    """The registrants of sessions, for staff (XLSX)."""
+    """The registrants of sessions, for staff. Written by the portal's one export layer
+    (cqa_portal.core.exports): times are date cells in Beijing time, numbers are numbers."""
 
     session_id = fields.Field(attribute="session_id", column_name=gettext_lazy("session number"))
     session_title = fields.Field(column_name=gettext_lazy("course"))
@@ -262,6 +263,7 @@ class RegistrantResource(resources.ModelResource):
 
     class Meta:
         model = Registration
+        name = gettext_lazy("Registrants")
         fields = export_order = (
             "session_id",
             "session_title",
@@ -277,15 +279,14 @@ class RegistrantResource(resources.ModelResource):
             "attended",
         )
 
-    @staticmethod
-    def _local(value) -> str:
-        return f"{timezone.localtime(value):%Y-%m-%d %H:%M}" if value else ""
+    def filter_export(self, queryset, **kwargs):
+        return queryset.select_related("session", "user")
 
     def dehydrate_session_title(self, registration):
         return registration.session.title
 
     def dehydrate_session_start(self, registration):
-        return self._local(registration.session.starts_at)
+        return registration.session.starts_at
 
     def dehydrate_status(self, registration):
         return str(registration.get_status_display())
@@ -294,10 +295,38 @@ class RegistrantResource(resources.ModelResource):
         return registration.user.email if registration.user_id else ""
 
     def dehydrate_registered(self, registration):
-        return self._local(registration.created_at)
+        return registration.created_at
 
     def dehydrate_confirmed(self, registration):
-        return self._local(registration.confirmed_at)
+        return registration.confirmed_at
 
     def dehydrate_attended(self, registration):
         return _("yes") if getattr(registration, "attended", 0) else ""
+
+
+class AttendanceRecordResource(resources.ModelResource):
+    """Export only: what the attendance imports recorded, with the session and the registrant's
+    name instead of ids."""
+
+    session_id = fields.Field(attribute="session_id", column_name=gettext_lazy("session number"))
+    session_title = fields.Field(attribute="session__title", column_name=gettext_lazy("course"))
+    session_start = fields.Field(
+        attribute="session__starts_at", column_name=gettext_lazy("starts at (Beijing time)")
+    )
+    registrant = fields.Field(attribute="registration__name", column_name=gettext_lazy("full name"))
+
+    class Meta:
+        model = AttendanceRecord
+        name = gettext_lazy("Attendance")
+        fields = export_order = (
+            "session_id",
+            "session_title",
+            "session_start",
+            "participants",
+            "email",
+            "registrant",
+            "imported_at",
+        )
+
+    def filter_export(self, queryset, **kwargs):
+        return queryset.select_related("session", "registration")

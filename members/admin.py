@@ -9,7 +9,11 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from import_export.admin import ExportActionMixin, ImportExportModelAdmin
 
-from cqa_portal.core.admin import AuditHistoryInline, SpreadsheetImportMixin
+from cqa_portal.core.admin import (
+    AuditHistoryInline,
+    SpreadsheetExportMixin,
+    SpreadsheetImportMixin,
+)
 
 from . import selectors, services
 from .forms import (
@@ -29,7 +33,7 @@ from .models import (
     ReliefDocument,
     ReliefRequest,
 )
-from .resources import CompanyResource, FeeResource
+from .resources import CompanyResource, FeeResource, ReliefRequestResource
 
 
 def _errors(exc: ValidationError) -> str:
@@ -68,7 +72,7 @@ class CompanyMembershipInline(admin.TabularInline):
 
 
 @admin.register(MemberCompany)
-class MemberCompanyAdmin(SpreadsheetImportMixin, ImportExportModelAdmin):
+class MemberCompanyAdmin(SpreadsheetExportMixin, SpreadsheetImportMixin, ImportExportModelAdmin):
     resource_classes = [CompanyResource]
     list_display = [
         "name",
@@ -232,7 +236,9 @@ class FeePaymentInline(admin.TabularInline):
 
 
 @admin.register(MembershipFee)
-class MembershipFeeAdmin(FormViewMixin, SpreadsheetImportMixin, ImportExportModelAdmin):
+class MembershipFeeAdmin(
+    FormViewMixin, SpreadsheetExportMixin, SpreadsheetImportMixin, ImportExportModelAdmin
+):
     resource_classes = [FeeResource]
     list_display = [
         "company",
@@ -366,7 +372,10 @@ class PendingFirstFilter(admin.SimpleListFilter):
 
 
 @admin.register(ReliefRequest)
-class ReliefRequestAdmin(FormViewMixin, ExportActionMixin, admin.ModelAdmin):
+class ReliefRequestAdmin(
+    FormViewMixin, SpreadsheetExportMixin, ExportActionMixin, admin.ModelAdmin
+):
+    resource_classes = [ReliefRequestResource]
     list_display = [
         "company",
         "year",

@@ -1,5 +1,7 @@
-"""Import and export of companies and fees (django-import-export).
+"""Import and export of companies and fees, and the fee-relief export (django-import-export).
 
+Exports are written by the portal's one export layer (cqa_portal.core.exports, through
+core.admin.SpreadsheetExportMixin): headers are the fields' verbose names, choices their labels.
 Imports go through the same validation as the forms (model validators, the credit-code check),
 report every bad row with its number and reason, and write nothing unless every row is good.
 Companies import in bulk: existing codes and levels are loaded once, not per row.
@@ -10,10 +12,11 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from import_export import fields, resources, widgets
 
 from . import services
-from .models import MemberCompany, MembershipFee, MembershipLevel
+from .models import MemberCompany, MembershipFee, MembershipLevel, ReliefReason, ReliefRequest
 from .reference import INDUSTRY_NAMES_ZH, PROVINCE_NAMES_ZH, IndustrySection, Province
 from .validators import normalize_uscc
 
@@ -227,8 +230,14 @@ class FeeResource(resources.ModelResource):
     company = fields.Field(attribute="company", column_name="uscc", widget=CompanyByCodeWidget())
     company_name = fields.Field(attribute="company__name", column_name="company", readonly=True)
 
+    export_headers = {
+        "company": gettext_lazy("unified social credit code"),
+        "company_name": gettext_lazy("company"),
+    }
+
     class Meta:
         model = MembershipFee
+        name = gettext_lazy("Membership fees")
         fields = (
             "company",
             "company_name",
@@ -263,6 +272,52 @@ class FeeResource(resources.ModelResource):
                     _("The amount paid cannot exceed the amount payable.")
                 )
         super().validate_instance(instance, errors, validate_unique=False)
+
+
+class ReliefRequestResource(resources.ModelResource):
+    """Export only: the fee-relief requests with the company's name and code, reasons, kind and
+    status as their labels."""
+
+    company = fields.Field(attribute="company__name", column_name=gettext_lazy("company"))
+    uscc = fields.Field(
+        attribute="company__uscc", column_name=gettext_lazy("unified social credit code")
+    )
+    province = fields.Field(attribute="company__province", column_name=gettext_lazy("province"))
+    reasons = fields.Field(
+        attribute="reasons",
+        column_name=gettext_lazy("reasons"),
+        widget=widgets.ManyToManyWidget(ReliefReason),
+    )
+    decided_by = fields.Field(attribute="decided_by__email", column_name=gettext_lazy("decided by"))
+    created_by = fields.Field(attribute="created_by__email", column_name=gettext_lazy("filed by"))
+
+    class Meta:
+        model = ReliefRequest
+        name = gettext_lazy("Fee-relief requests")
+        fields = export_order = (
+            "id",
+            "company",
+            "uscc",
+            "province",
+            "year",
+            "kind",
+            "requested_amount",
+            "deferral_until",
+            "reasons",
+            "explanation",
+            "status",
+            "granted_amount",
+            "decision_note",
+            "decided_by",
+            "decided_at",
+            "created_by",
+            "submitted_at",
+        )
+
+    def filter_export(self, queryset, **kwargs):
+        return queryset.select_related("company", "decided_by", "created_by").prefetch_related(
+            "reasons"
+        )
 
 
 def import_report(result) -> list[str]:

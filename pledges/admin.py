@@ -9,14 +9,18 @@ from django.utils.translation import ngettext
 from import_export.admin import ExportActionMixin, ImportExportModelAdmin
 
 from cqa_portal.core import pagecache
-from cqa_portal.core.admin import AuditHistoryInline, SpreadsheetImportMixin
+from cqa_portal.core.admin import (
+    AuditHistoryInline,
+    SpreadsheetExportMixin,
+    SpreadsheetImportMixin,
+)
 
 from . import services
 from .exports import (
-    EXPORT_FORMATS,
     IMPORT_FORMATS,
     AllianceMemberResource,
     ConfirmedSignatureResource,
+    CoSignatureResource,
     SignatureResource,
 )
 from .models import (
@@ -149,15 +153,13 @@ class AllianceAdmin(PublishingAdmin):
 
 
 @admin.register(AllianceMember)
-class AllianceMemberAdmin(SpreadsheetImportMixin, ImportExportModelAdmin):
+class AllianceMemberAdmin(SpreadsheetExportMixin, SpreadsheetImportMixin, ImportExportModelAdmin):
     """Member associations; import from CSV (UTF-8 or GBK) or XLSX (bad rows listed with their
     row numbers, nothing written) and export."""
 
     resource_classes = [AllianceMemberResource]
     formfield_overrides = URL_FIELDS
     import_formats = IMPORT_FORMATS
-    export_formats = EXPORT_FORMATS
-    to_encoding = "utf-8-sig"  # Excel opens the CSV's Chinese correctly
     list_display = ["name", "short_name", "alliance", "joined_on", "order", "is_sample"]
     list_filter = ["alliance", "is_sample"]
     list_editable = ["order"]
@@ -166,13 +168,11 @@ class AllianceMemberAdmin(SpreadsheetImportMixin, ImportExportModelAdmin):
 
 
 @admin.register(Signature)
-class SignatureAdmin(ExportActionMixin, admin.ModelAdmin):
+class SignatureAdmin(SpreadsheetExportMixin, ExportActionMixin, admin.ModelAdmin):
     """Signatures are written by signers only: staff read them, hide or show them (moderation)
     and erase them on request; every such change is logged."""
 
     resource_classes = [ConfirmedSignatureResource, SignatureResource]
-    export_formats = EXPORT_FORMATS
-    to_encoding = "utf-8-sig"
     change_list_template = "admin/pledges/signature/change_list.html"
     list_display = [
         "created_at", "public_name", "kind", "status", "is_hidden", "province", "show_name",
@@ -256,10 +256,11 @@ class SignatureAdmin(ExportActionMixin, admin.ModelAdmin):
 
 
 @admin.register(CoSignature)
-class CoSignatureAdmin(admin.ModelAdmin):
+class CoSignatureAdmin(SpreadsheetExportMixin, ExportActionMixin, admin.ModelAdmin):
     """Applications to co-sign the alliance initiative. Staff verify the organisation (credit
     code, website, a call to the contact), note how in the decision note, then approve."""
 
+    resource_classes = [CoSignatureResource]
     list_display = [
         "organisation", "organisation_type", "province", "status", "uscc_needs_review",
         "contact_name", "created_at", "decided_at",

@@ -1,14 +1,10 @@
-"""Spreadsheet exports and the alliance-member import (django-import-export).
+"""The signature exports and the alliance-member import (django-import-export resources).
 
-Exports escape formulas: a cell that begins with = + - @, a tab or a carriage return (or their
-full-width forms, which some spreadsheet input methods turn into formulas) gets a leading
-apostrophe, so a signer who types ``=HYPERLINK(...)`` as a name cannot run anything in the
-spreadsheet of the staff member who opens the export. django-import-export's own
-``IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT`` setting is global and only strips a leading ``=``,
-so the formats here do it properly and only for this app.
+The files themselves are written by the portal's one export layer (cqa_portal.core.exports,
+through core.admin.SpreadsheetExportMixin): formulas neutralised, typed cells, translated
+headers, labels instead of codes.
 """
 
-import tablib
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import ProhibitNullCharactersValidator
@@ -17,48 +13,12 @@ from django.utils.translation import gettext_lazy as _
 from import_export import fields, resources, widgets
 from import_export.formats import base_formats
 
+from cqa_portal.core.exports import ChoiceLabel
 from members.reference import Province
 
-from .models import Alliance, AllianceMember, Signature
+from .models import Alliance, AllianceMember, CoSignature, Signature
 
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
-
-
-def escape_formula(value):
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
-
-
-class _FormulaEscaping:
-    def export_data(self, dataset, **kwargs):
-        escaped = tablib.Dataset(headers=dataset.headers, title=dataset.title)
-        for row in dataset:
-            escaped.append([escape_formula(cell) for cell in row])
-        return super().export_data(escaped, **kwargs)
-
-
-class SafeCSV(_FormulaEscaping, base_formats.CSV):
-    pass
-
-
-class SafeXLSX(_FormulaEscaping, base_formats.XLSX):
-    pass
-
-
-EXPORT_FORMATS = [SafeCSV, SafeXLSX]
 IMPORT_FORMATS = [base_formats.CSV, base_formats.XLSX]
-
-
-class _ChoiceLabel(widgets.Widget):
-    """Exports a choice as its label in the current language."""
-
-    def __init__(self, choices, **kwargs):
-        self.labels = dict(choices)
-        super().__init__(**kwargs)
-
-    def render(self, value, obj=None, **kwargs):
-        return str(self.labels.get(value, value or ""))
 
 
 def _field(attribute: str, label, widget=None) -> fields.Field:
@@ -71,8 +31,8 @@ class SignatureResource(resources.ModelResource):
 
     id = _field("id", "ID")
     initiative = _field("initiative__title", _("initiative"))
-    kind = _field("kind", _("signing as"), _ChoiceLabel(Signature.Kind.choices))
-    status = _field("status", _("status"), _ChoiceLabel(Signature.Status.choices))
+    kind = _field("kind", _("signing as"), ChoiceLabel(Signature.Kind.choices))
+    status = _field("status", _("status"), ChoiceLabel(Signature.Status.choices))
     is_hidden = _field("is_hidden", _("hidden by staff"), widgets.BooleanWidget())
     organisation = _field("organisation", _("organisation"))
     uscc = _field("uscc", _("unified social credit code"))
@@ -81,7 +41,7 @@ class SignatureResource(resources.ModelResource):
     )
     name = _field("name", _("signer's name"))
     title = _field("title", _("signer's title"))
-    province = _field("province", _("province"), _ChoiceLabel(Province.choices))
+    province = _field("province", _("province"), ChoiceLabel(Province.choices))
     email = _field("email", _("email"))
     show_name = _field("show_name", _("name shown publicly"), widgets.BooleanWidget())
     company = _field("company__name", _("member company"))
@@ -119,6 +79,28 @@ class ConfirmedSignatureResource(SignatureResource):
             .filter_export(queryset, **kwargs)
             .filter(status=Signature.Status.CONFIRMED, is_hidden=False)
         )
+
+
+class CoSignatureResource(resources.ModelResource):
+    """Every co-signature application in the chosen list (respects the admin's filters); never
+    the IP hash. Headers are the fields' names, choices their labels."""
+
+    alliance = _field("alliance__name", _("alliance"))
+    decided_by = _field("decided_by__email", _("decided by"))
+
+    class Meta:
+        model = CoSignature
+        name = _("All co-signature applications")
+        fields = [
+            "id", "alliance", "organisation", "organisation_en", "organisation_type", "uscc",
+            "uscc_needs_review", "province", "website", "contact_name", "contact_title",
+            "contact_email", "contact_phone", "statement", "status", "decision_note",
+            "decided_by", "decided_at", "created_at",
+        ]  # fmt: skip
+        export_order = fields
+
+    def filter_export(self, queryset, **kwargs):
+        return queryset.select_related("alliance", "decided_by")
 
 
 class AllianceWidget(widgets.ForeignKeyWidget):

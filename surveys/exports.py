@@ -1,52 +1,32 @@
 """Staff exports: submitted responses (CSV or XLSX) and the summary (XLSX).
 
 Responses: one row per response, company fields first, then one column per question and one
-column per option of a multiple-choice question. Text that a spreadsheet would run as a formula
-(starting with = + - @, tab or carriage return) is neutralised: CSV cells get a leading
-apostrophe, XLSX cells are written as plain text with Excel's quote prefix.
+column per option of a multiple-choice question. The files are written by the portal's one
+export layer (cqa_portal.core.exports): formulas neutralised, typed cells, translated headers
+and sheet names. The responses are read in chunks and merged with their answers in order, so a
+large survey is exported in constant memory.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-from datetime import date, datetime
-from decimal import Decimal
+from collections.abc import Iterator
 
-from django.http import Http404
-from django.utils import timezone
 from django.utils.translation import gettext as _
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
 
+from cqa_portal.core import exports
+from cqa_portal.core.exports import Sheet
 from members.reference import PROVINCE_NAMES_ZH, IndustrySection, Province, RegionGroup
 
 from .models import Answer, Question, Response, Survey
 from .selectors import questions_of
 from .summary import DIMENSIONS, compute_summary
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-CSV = "text/csv; charset=utf-8"
 
-
-def escape_formula(value):
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
-
-
-def _plain(value):
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, datetime):
-        return timezone.localtime(value).replace(tzinfo=None)
-    return value
-
-
-def response_table(survey: Survey) -> tuple[list[str], list[list]]:
-    """Header and rows of the responses export (3 queries for the data, whatever its size)."""
+def response_sheet(survey: Survey) -> Sheet:
+    """The responses export: its header, and rows read in chunks (3 queries for the data,
+    whatever its size)."""
     questions = questions_of(survey)
+    other_details = _("other (details)")
     header = [
         _("Company"),
         _("Unified social credit code"),
@@ -68,20 +48,46 @@ def response_table(survey: Survey) -> tuple[list[str], list[list]]:
             header.append(label)
         if question.is_choice and any(o.is_other for o in question.options.all()):
             columns[(question.pk, "other")] = len(header)
-            header.append(f"{label}: {_('other (details)')}")
-    kinds = {q.pk: q.kind for q in questions}
-    option_labels = {o.pk: o.label for q in questions for o in q.options.all()}
-    multiple_ids = {q.pk for q in questions if q.kind == Question.Kind.MULTIPLE}
+            header.append(f"{label}: {other_details}")
+    context = {
+        "kinds": {q.pk: q.kind for q in questions},
+        "option_labels": {o.pk: o.label for q in questions for o in q.options.all()},
+        "option_columns": {
+            q.pk: [i for (qid, oid), i in columns.items() if qid == q.pk and isinstance(oid, int)]
+            for q in questions
+            if q.kind == Question.Kind.MULTIPLE
+        },
+        "columns": columns,
+        "width": len(header),
+    }
+    return Sheet(title=_("Responses"), header=header, rows=_response_rows(survey, context))
 
+
+def _response_rows(survey: Survey, context: dict) -> Iterator[list]:
+    """One row per submitted response. Responses and answers are both read in (submitted_at,
+    response) order and merged, so only the current row is held in memory."""
+    kinds, columns = context["kinds"], context["columns"]
+    option_labels, option_columns = context["option_labels"], context["option_columns"]
+    submitted = {"survey": survey, "status": Response.Status.SUBMITTED}
     responses = (
-        Response.objects.filter(survey=survey, status=Response.Status.SUBMITTED)
+        Response.objects.filter(**submitted)
         .select_related("company")
         .order_by("submitted_at", "pk")
     )
-    rows: dict[int, list] = {}
-    answered: dict[int, set] = {}
+    answers = (
+        Answer.objects.filter(
+            response__survey=survey, response__status=Response.Status.SUBMITTED
+        )
+        .order_by("response__submitted_at", "response_id")
+        .values_list(
+            "response_id", "question_id", "option_id", "number", "text", "date",
+            "response__submitted_at",
+        )
+        .iterator(chunk_size=5000)
+    )  # fmt: skip
+    pending = next(answers, None)
     for response in responses.iterator(chunk_size=2000):
-        row = [None] * len(header)
+        row = [None] * context["width"]
         row[0] = response.company.name
         row[1] = response.company.uscc
         row[2] = _province(response.province)
@@ -89,38 +95,45 @@ def response_table(survey: Survey) -> tuple[list[str], list[list]]:
         row[4] = _choice_label(IndustrySection, response.industry_section)
         row[5] = response.industry_division
         row[6] = response.submitted_at
-        rows[response.pk] = row
-        answered[response.pk] = set()
-    answers = (
-        Answer.objects.filter(response__survey=survey, response__status=Response.Status.SUBMITTED)
-        .order_by()
-        .values_list("response_id", "question_id", "option_id", "number", "text", "date")
-    )
-    for response_id, question_id, option_id, number, text, day in answers.iterator(chunk_size=5000):
-        row = rows.get(response_id)
-        if row is None:
-            continue
-        kind = kinds.get(question_id)
-        answered[response_id].add(question_id)
-        if kind == Question.Kind.MULTIPLE:
-            row[columns[(question_id, option_id)]] = 1
-        elif kind == Question.Kind.SINGLE:
-            row[columns[(question_id, None)]] = option_labels.get(option_id, "")
-        elif kind == Question.Kind.NUMBER:
-            row[columns[(question_id, None)]] = number
-        elif kind == Question.Kind.DATE:
-            row[columns[(question_id, None)]] = day
-        else:
-            row[columns[(question_id, None)]] = text
-        if option_id is not None and text and (question_id, "other") in columns:
-            row[columns[(question_id, "other")]] = text
-    # A multiple-choice question that was answered: unticked options are 0 (not blank).
-    for response_id, row in rows.items():
-        for question_id in multiple_ids & answered[response_id]:
-            for (qid, oid), index in columns.items():
-                if qid == question_id and isinstance(oid, int) and row[index] is None:
+        answered: set[int] = set()
+        # Answers of a response submitted while the export runs (not in this list) are skipped.
+        while pending is not None and pending[0] != response.pk and _before(pending, response):
+            pending = next(answers, None)
+        while pending is not None and pending[0] == response.pk:
+            _response_id, question_id, option_id, number, text, day, _at = pending
+            pending = next(answers, None)
+            kind = kinds.get(question_id)
+            if kind is None:
+                continue
+            answered.add(question_id)
+            if kind == Question.Kind.MULTIPLE:
+                row[columns[(question_id, option_id)]] = 1
+            elif kind == Question.Kind.SINGLE:
+                row[columns[(question_id, None)]] = option_labels.get(option_id, "")
+            elif kind == Question.Kind.NUMBER:
+                row[columns[(question_id, None)]] = number
+            elif kind == Question.Kind.DATE:
+                row[columns[(question_id, None)]] = day
+            else:
+                row[columns[(question_id, None)]] = text
+            if option_id is not None and text and (question_id, "other") in columns:
+                row[columns[(question_id, "other")]] = text
+        # A multiple-choice question that was answered: unticked options are 0 (not blank).
+        for question_id in answered & option_columns.keys():
+            for index in option_columns[question_id]:
+                if row[index] is None:
                     row[index] = 0
-    return header, list(rows.values())
+        yield row
+
+
+def _order(submitted_at, pk) -> tuple:
+    """The database's (submitted_at, pk) order, empty times last."""
+    return (submitted_at is None, submitted_at.timestamp() if submitted_at else 0, pk)
+
+
+def _before(answer: tuple, response: Response) -> bool:
+    """Whether the answer's response comes before this one in the export's order."""
+    return _order(answer[-1], answer[0]) < _order(response.submitted_at, response.pk)
 
 
 def _province(code: str) -> str:
@@ -138,63 +151,14 @@ def _choice_label(choices, value: str) -> str:
         return value
 
 
-def responses_file(survey: Survey, fmt: str) -> tuple[bytes, str]:
-    header, rows = response_table(survey)
-    if fmt == "csv":
-        return _csv(header, rows), CSV
-    if fmt == "xlsx":
-        return _xlsx([(_("Responses"), header, rows)]), XLSX
-    raise Http404
+def responses_response(survey: Survey, fmt: str):
+    """The responses as a CSV or XLSX download (404 for any other format)."""
+    name = exports.dated_filename(f"{survey.slug}-{_('responses')}")
+    return exports.export_response(fmt, [response_sheet(survey)], filename=name)
 
 
-def _csv(header: list, rows: list[list]) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow([escape_formula(h) for h in header])
-    for row in rows:
-        writer.writerow([escape_formula(_csv_value(v)) for v in row])
-    # A byte-order mark, so spreadsheet programs read the Chinese text as UTF-8.
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
-
-
-def _csv_value(value):
-    value = _plain(value)
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M:%S")
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
-
-
-def _xlsx(sheets: list[tuple[str, list, list[list]]]) -> bytes:
-    workbook = Workbook(write_only=True)
-    for title, header, rows in sheets:
-        sheet = workbook.create_sheet(title=str(title)[:31])
-        sheet.append([_xlsx_cell(sheet, h) for h in header])
-        for row in rows:
-            sheet.append([_xlsx_cell(sheet, v) for v in row])
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
-
-
-def _xlsx_cell(sheet, value):
-    value = _plain(value)
-    cell = WriteOnlyCell(sheet, value=value)
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        cell.data_type = "s"
-        cell.quotePrefix = True
-    if isinstance(value, datetime):
-        cell.number_format = "yyyy-mm-dd hh:mm"
-    elif isinstance(value, date):
-        cell.number_format = "yyyy-mm-dd"
-    return cell
-
-
-def summary_sheets(survey: Survey, data: dict) -> list[tuple[str, list, list[list]]]:
-    from .presentation import _text, group_label
+def summary_sheets(survey: Survey, data: dict) -> list[Sheet]:
+    from .presentation import _text, dimension_label, group_label
 
     totals = data["totals"]
     sheets = [
@@ -267,7 +231,7 @@ def summary_sheets(survey: Survey, data: dict) -> list[tuple[str, list, list[lis
                     )
         sheets.append(
             (
-                _("Cross-tab by %(dimension)s") % {"dimension": dimension},
+                _("Cross-tab by %(dimension)s") % {"dimension": dimension_label(dimension)},
                 [_("Question"), _("Group"), _("Option"), _("Option text"), _("Count")],
                 rows,
             )
@@ -276,7 +240,7 @@ def summary_sheets(survey: Survey, data: dict) -> list[tuple[str, list, list[lis
     for dimension, table in (key.get("tables") or {}).items():
         sheets.append(
             (
-                _("Impact by %(dimension)s") % {"dimension": dimension},
+                _("Impact by %(dimension)s") % {"dimension": dimension_label(dimension)},
                 [_("Group"), _("Responses"), _("Affected (%)"), _("Moderately or severely (%)"),
                  _("Not resumed (%)"), _("Partly resumed (%)"), _("Fully resumed (%)")],
                 [
@@ -286,9 +250,10 @@ def summary_sheets(survey: Survey, data: dict) -> list[tuple[str, list, list[lis
                 ],
             )
         )  # fmt: skip
-    return sheets
+    return [Sheet(title=title, header=header, rows=rows) for title, header, rows in sheets]
 
 
-def summary_file(survey: Survey) -> tuple[bytes, str]:
-    """The summary as computed now (SQL aggregates), one sheet per table."""
-    return _xlsx(summary_sheets(survey, compute_summary(survey))), XLSX
+def summary_response(survey: Survey):
+    """The summary as computed now (SQL aggregates), one sheet per table, as an XLSX download."""
+    name = exports.dated_filename(f"{survey.slug}-{_('summary')}")
+    return exports.xlsx_response(summary_sheets(survey, compute_summary(survey)), filename=name)

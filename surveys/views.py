@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -169,19 +169,10 @@ def staff_refresh(request, slug):
 @staff_member_required
 def export_responses(request, slug, fmt):
     survey = get_object_or_404(Survey, slug=slug)
-    content, content_type = exports.responses_file(survey, fmt)
-    return _download(content, content_type, f"{survey.slug}-responses.{fmt}")
+    return exports.responses_response(survey, fmt)
 
 
 @staff_member_required
 def export_summary(request, slug):
     survey = get_object_or_404(Survey, slug=slug)
-    content, content_type = exports.summary_file(survey)
-    return _download(content, content_type, f"{survey.slug}-summary.xlsx")
-
-
-def _download(content: bytes, content_type: str, filename: str) -> HttpResponse:
-    response = HttpResponse(content, content_type=content_type)
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response["Cache-Control"] = "no-store"
-    return response
+    return exports.summary_response(survey)

@@ -206,8 +206,8 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
     "interval_max": 0.5,
 }
 
-# Exports never carry live spreadsheet formulas (=, +, -, @ at the start of a cell).
-IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = True
+# Admin exports go through cqa_portal.core.exports (formulas neutralised there), not the
+# library's writer; these codes decide who may import (change) and export (view).
 IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "change"
 IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
 

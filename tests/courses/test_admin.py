@@ -10,6 +10,7 @@ from django.utils import timezone
 from courses.models import Registration, Session
 from cqa_portal.core.models import AuditEntry
 from tests.factories import StaffFactory, UserFactory
+from tests.spreadsheets import body
 
 from .factories import (
     AttendanceFactory,
@@ -110,7 +111,7 @@ def test_export_registrants_as_xlsx(staff_client):
     assert response["Content-Type"].startswith(
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     )
-    rows = list(openpyxl.load_workbook(io.BytesIO(response.content)).active.values)
+    rows = list(openpyxl.load_workbook(io.BytesIO(body(response))).active.values)
     assert rows[0][:5] == ("场次编号", "课程", "开始时间（北京时间）", "姓名", "电子邮箱")
     assert [(r[1], r[3], r[6]) for r in rows[1:]] == [
         ("质量工程入门", "赵一", "已确认"),

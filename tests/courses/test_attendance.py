@@ -9,6 +9,7 @@ from courses import services
 from courses.models import AttendanceRecord, Registration, Session
 from cqa_portal.core.models import AuditEntry
 from tests.factories import StaffFactory
+from tests.spreadsheets import body
 
 from .factories import AttendanceFactory, RegistrationFactory, SessionFactory
 
@@ -210,7 +211,7 @@ def test_registrations_marked_attended_show_in_the_export(client):
         "/admin/courses/session/",
         {"action": "export_registrants", "_selected_action": [session.pk]},
     )
-    sheet = openpyxl.load_workbook(io.BytesIO(response.content)).active
+    sheet = openpyxl.load_workbook(io.BytesIO(body(response))).active
     rows = {r[4]: r[-1] for r in sheet.iter_rows(min_row=2, values_only=True)}
     assert rows == {"came@example.com": "是", "away@example.com": None}
     assert Registration.objects.count() == 2

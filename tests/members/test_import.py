@@ -5,6 +5,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from members.models import MemberCompany, MembershipFee
 from members.resources import CompanyResource, FeeResource, import_report
+from tests.spreadsheets import body
 
 from .factories import CompanyFactory, make_uscc
 
@@ -114,7 +115,7 @@ def test_admin_export_xlsx_escapes_formulas(client, staff):
     assert response.status_code == 200
     from openpyxl import load_workbook
 
-    sheet = load_workbook(io.BytesIO(response.content)).active
+    sheet = load_workbook(io.BytesIO(body(response))).active
     values = [cell.value for row in sheet.iter_rows() for cell in row]
     assert '=HYPERLINK("http://evil")' not in values
 

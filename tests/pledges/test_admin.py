@@ -6,10 +6,12 @@ import io
 import openpyxl
 import pytest
 
+from cqa_portal.core.exports import neutralise as escape_formula
 from cqa_portal.core.models import AuditEntry
-from pledges.exports import ConfirmedSignatureResource, SignatureResource, escape_formula
+from pledges.exports import ConfirmedSignatureResource, SignatureResource
 from pledges.models import AllianceMember, CoSignature, OpenLetter, Signature
 from tests.factories import StaffFactory
+from tests.spreadsheets import body
 
 from .factories import AllianceFactory, AllianceMemberFactory, SignatureFactory
 
@@ -42,7 +44,7 @@ def export(client, *, resource_index: int, format_index: int, query: str = ""):
 
 
 def test_escape_formula():
-    for value in ["=1+1", "+1", "-1", "@x", "\tx", "\rx", "＝1"]:
+    for value in ["=1+1", "+1", "-1", "@x", "\tx", "\rx", "\nx", "＝1", "＋1", "－1", "＠x"]:
         assert escape_formula(value) == "'" + value
     for value in ["正常", "a=b", "", None, 5, "1-2"]:
         assert escape_formula(value) == value
@@ -55,16 +57,16 @@ def test_csv_export_escapes_formulas_and_respects_confirmed_choice(staff_client,
 
     response = export(staff_client, resource_index=0, format_index=0)
     assert response["Content-Type"].startswith("text/csv")
-    text = response.content.decode("utf-8-sig")
+    text = body(response).decode("utf-8-sig")
     rows = list(csv.reader(io.StringIO(text)))
-    body = "\n".join(",".join(row) for row in rows[1:])
-    assert "'=HYPERLINK" in body and "'+cmd" in body and "'-2+3" in body and "'@SUM" in body
+    joined = "\n".join(",".join(row) for row in rows[1:])
+    assert "'=HYPERLINK" in joined and "'+cmd" in joined and "'-2+3" in joined and "'@SUM" in joined
     assert not any(cell.startswith(("=", "+", "-", "@")) for row in rows for cell in row)
-    assert "未确认" not in body and "被隐藏" not in body
+    assert "未确认" not in joined and "被隐藏" not in joined
     assert "签名人姓名" in rows[0][8] or "signer" in rows[0][8].lower()
     assert len(rows) == 2
 
-    everything = export(staff_client, resource_index=1, format_index=0).content.decode("utf-8-sig")
+    everything = body(export(staff_client, resource_index=1, format_index=0)).decode("utf-8-sig")
     assert "未确认" in everything and "被隐藏" in everything
     assert "link_key" not in everything and "ip_hash" not in everything
 
@@ -72,7 +74,7 @@ def test_csv_export_escapes_formulas_and_respects_confirmed_choice(staff_client,
 def test_xlsx_export_escapes_formulas(staff_client, initiative):
     signature = SignatureFactory(initiative=initiative, kind="enterprise", **DANGEROUS)
     response = export(staff_client, resource_index=1, format_index=1)
-    workbook = openpyxl.load_workbook(io.BytesIO(response.content))
+    workbook = openpyxl.load_workbook(io.BytesIO(body(response)))
     cells = [cell for row in workbook.active.iter_rows(min_row=2) for cell in row]
     values = [cell.value for cell in cells]
     assert f"'{DANGEROUS['name']}" in values
@@ -83,7 +85,7 @@ def test_xlsx_export_escapes_formulas(staff_client, initiative):
 def test_export_respects_admin_filters(staff_client, initiative):
     SignatureFactory(initiative=initiative, name="湖北签名", province="42")
     SignatureFactory(initiative=initiative, name="广东签名", province="44")
-    text = export(staff_client, resource_index=1, format_index=0, query="?province=44").content
+    text = body(export(staff_client, resource_index=1, format_index=0, query="?province=44"))
     text = text.decode("utf-8-sig")
     assert "广东签名" in text and "湖北签名" not in text
 
@@ -301,5 +303,5 @@ def test_alliance_member_import_and_export_round_trip(staff_client):
                       "order", "is_sample"]
         }},
     )  # fmt: skip
-    text = exported.content.decode("utf-8-sig")
+    text = body(exported).decode("utf-8-sig")
     assert "resumption-alliance,新协会甲,Assoc A" in text

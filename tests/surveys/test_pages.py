@@ -11,6 +11,7 @@ from openpyxl import load_workbook
 from surveys import services
 from surveys.models import Survey
 from tests.factories import StaffFactory
+from tests.spreadsheets import body
 
 from .factories import COMPLETE, CompanyFactory, covid_survey, file_response, member_user
 from .test_summary import generate
@@ -157,7 +158,7 @@ def test_responses_csv(client, survey, filed):
     response = client.get(f"/surveys/{survey.slug}/staff/export/responses.csv")
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
-    text = response.content.decode("utf-8-sig")
+    text = body(response).decode("utf-8-sig")
     rows = list(csv.reader(io.StringIO(text)))
     header, data = rows[0], rows[1:]
     assert header[:2] == ["企业名称", "统一社会信用代码"]
@@ -179,11 +180,11 @@ def test_responses_xlsx(client, survey, filed):
     client.force_login(StaffFactory())
     response = client.get(f"/surveys/{survey.slug}/staff/export/responses.xlsx")
     assert response.status_code == 200
-    sheet = load_workbook(io.BytesIO(response.content)).active
+    sheet = load_workbook(io.BytesIO(body(response))).active
     values = [[c.value for c in row] for row in sheet.iter_rows()]
     assert len(values) == 3
     names = [row[0] for row in values[1:]]
-    assert '=HYPERLINK("http://evil")' in names
+    assert '\'=HYPERLINK("http://evil")' in names
     cell = next(c for row in sheet.iter_rows() for c in row if c.value == names[0])
     for row in sheet.iter_rows():
         for c in row:
@@ -202,7 +203,7 @@ def test_summary_xlsx(client, survey, filed):
     client.force_login(StaffFactory())
     response = client.get(f"/surveys/{survey.slug}/staff/export/summary.xlsx")
     assert response.status_code == 200
-    workbook = load_workbook(io.BytesIO(response.content))
+    workbook = load_workbook(io.BytesIO(body(response)))
     assert len(workbook.sheetnames) >= 6
     totals = {row[0].value: row[1].value for row in workbook.worksheets[0].iter_rows(min_row=2)}
     assert totals["答卷数"] == 2
