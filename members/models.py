@@ -8,11 +8,25 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from cqa_portal.core.validators import validate_multi_line, validate_single_line
+from cqa_portal.core.reference import IndustrySection, Province
+from cqa_portal.core.validators import (
+    validate_multi_line,
+    validate_single_line,
+    validate_uscc_format,
+)
 
-from .reference import RELIEF_REASONS, IndustrySection, Province
 from .storage import private_storage
-from .validators import validate_uscc_format
+
+# Fee-relief reason categories: the impacts named in the survey findings.
+RELIEF_REASONS = {
+    "staff_returning": _("Staff returning to their posts"),
+    "production": _("Production and manufacturing"),
+    "sales": _("Sales"),
+    "construction": _("On-site and external construction"),
+    "raw_materials": _("Raw-material supply"),
+    "costs": _("Rising costs"),
+    "other": _("Other"),
+}
 
 
 class MembershipLevel(models.Model):

@@ -12,10 +12,16 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from import_export import fields, resources, widgets
 
+from cqa_portal.core.reference import (
+    INDUSTRY_NAMES_ZH,
+    PROVINCE_NAMES_ZH,
+    IndustrySection,
+    Province,
+)
+from cqa_portal.core.validators import normalize_uscc
+
 from . import services
 from .models import MemberCompany, MembershipFee, MembershipLevel
-from .reference import INDUSTRY_NAMES_ZH, PROVINCE_NAMES_ZH, IndustrySection, Province
-from .validators import normalize_uscc
 
 
 class ChoiceWidget(widgets.Widget):

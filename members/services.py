@@ -20,6 +20,7 @@ from cqa_portal.core import mail
 from cqa_portal.core.models import OutboxMessage
 from cqa_portal.core.services import audit_log, outbox_enqueue, outbox_send_many
 from cqa_portal.core.site import absolute_url
+from cqa_portal.core.validators import normalize_uscc, uscc_check_ok
 
 from .models import (
     CompanyMembership,
@@ -32,7 +33,6 @@ from .models import (
     ReliefRequest,
 )
 from .uploads import check_upload
-from .validators import normalize_uscc, uscc_check_ok
 
 ZERO = Decimal("0")
 

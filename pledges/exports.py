@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from import_export import fields, resources, widgets
 from import_export.formats import base_formats
 
-from members.reference import Province
+from cqa_portal.core.reference import Province
 
 from .models import Alliance, AllianceMember, Signature
 

@@ -6,8 +6,8 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from cqa_portal.core.localize import localized
+from cqa_portal.core.reference import Province
 from cqa_portal.core.validators import validate_multi_line, validate_single_line
-from members.reference import Province
 
 
 class PublishedQuerySet(models.QuerySet):

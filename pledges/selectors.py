@@ -12,7 +12,7 @@ from django.core.paginator import Page, Paginator
 from django.db.models import Prefetch
 from django.utils.functional import cached_property
 
-from members.reference import Province
+from cqa_portal.core.reference import Province
 
 from . import conf
 from .models import Alliance, CoSignature, OpenLetter, Signature, SignatureKind, SignatureTally

@@ -25,7 +25,7 @@ from cqa_portal.core import mail, pagecache
 from cqa_portal.core.models import OutboxMessage
 from cqa_portal.core.services import audit_log, outbox_enqueue
 from cqa_portal.core.site import absolute_url
-from members.validators import normalize_uscc, uscc_check_ok, validate_uscc_format
+from cqa_portal.core.validators import normalize_uscc, uscc_check_ok, validate_uscc_format
 
 from . import conf, tokens
 from .models import (

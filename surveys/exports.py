@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 
-from members.reference import PROVINCE_NAMES_ZH, IndustrySection, Province, RegionGroup
+from cqa_portal.core.reference import PROVINCE_NAMES_ZH, IndustrySection, Province, RegionGroup
 
 from .models import Answer, Question, Response, Survey
 from .selectors import questions_of

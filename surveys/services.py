@@ -18,10 +18,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from cqa_portal.core import mail
+from cqa_portal.core.reference import region_group_of
 from cqa_portal.core.services import audit_log, outbox_enqueue
 from cqa_portal.core.site import absolute_url
 from members.models import CompanyMembership, MemberCompany
-from members.reference import region_group_of
 
 from .forms import CleanAnswer
 from .models import (
