@@ -13,6 +13,7 @@ from import_export.admin import ExportMixin, ImportMixin
 from import_export.formats.base_formats import CSV, XLSX
 
 from cqa_portal.core.admin import AuditHistoryInline, SpreadsheetImportMixin
+from cqa_portal.core.errors import PortalError
 from cqa_portal.core.forms import PortalForm
 
 from . import selectors, services
@@ -254,7 +255,7 @@ class SessionAdmin(SpreadsheetImportMixin, ImportMixin, admin.ModelAdmin):
                             actor=request.user,
                             reason=form.cleaned_data["reason"],
                         )
-                    except services.CourseError as exc:
+                    except PortalError as exc:
                         self.message_user(request, f"{session}: {exc.message}", messages.ERROR)
                         continue
                     cancelled += 1
@@ -329,7 +330,7 @@ class RegistrationAdmin(ExportMixin, admin.ModelAdmin):
                 services.registration_cancel(
                     registration_id=pk, actor=request.user, reason="cancelled by staff"
                 )
-            except services.CourseError as exc:
+            except PortalError as exc:
                 self.message_user(request, exc.message, messages.ERROR)
                 continue
             cancelled += 1

@@ -151,7 +151,7 @@ def wall_page(
 ) -> Page:
     paginator = KnownCountPaginator(
         public_signatures(initiative_id=initiative_id, kind=kind, province=province),
-        conf.get("PLEDGES_WALL_PAGE_SIZE"),
+        conf.get().wall_page_size,
         count=summary.public(kind=kind, province=province),
     )
     page = paginator.get_page(page_number)

@@ -89,9 +89,9 @@ def snapshot() -> tuple:
 
 
 @pytest.fixture
-def no_throttle(monkeypatch):
+def no_throttle(settings):
     # Many examples come from one test address: the throttle is tested in test_registration.
-    monkeypatch.setattr("courses.views.VISITOR_REQUESTS_PER_WINDOW", 10**6)
+    settings.COURSES_REGISTER_RATE = (10**6, 600)
 
 
 @pytest.fixture
