@@ -201,7 +201,7 @@ def cancel_own(request, pk: int):
 def _link_problem(request, check: links.LinkCheck, *, message: str = "", resend: str = ""):
     """A course link that cannot be used: expired or used up (410), not valid (404);
     ``resend``: the confirmation token, when a new confirmation link may be sent."""
-    if not message and check.state is links.LinkState.EXPIRED:
+    if not message and resend:
         message = _("Your registration is not confirmed yet.")
     elif not message and check.state is links.LinkState.REVOKED:
         message = _("The registration no longer exists. You are welcome to register again.")
@@ -219,6 +219,21 @@ def _link_problem(request, check: links.LinkCheck, *, message: str = "", resend:
     )
 
 
+def _refused(request, exc: PortalError):
+    """A genuine link the rules no longer allow to use (410), with the service's reason."""
+    return render(
+        request,
+        "core/link_problem.html",
+        {
+            "state": "refused",
+            "message": errors.text(exc),
+            "back_url": reverse("courses:schedule"),
+            "back_label": _("Go to the course schedule"),
+        },
+        status=410,
+    )
+
+
 def _pending_and_open(registration: Registration) -> bool:
     return registration.status == Registration.Status.PENDING and registration.session.is_open(
         timezone.now()
@@ -230,19 +245,20 @@ def confirm(request, token: str):
     """The link in a visitor's confirmation mail."""
     check = links.check(CONFIRM_LINK, token)
     registration = check.obj
-    if check.state is links.LinkState.EXPIRED and registration.status in services.ACTIVE:
-        check = links.LinkCheck(links.LinkState.VALID, registration)  # confirmed in time
-    if check.state is links.LinkState.EXPIRED and _pending_and_open(registration):
-        return _link_problem(request, check, resend=token)
+    if check.state is links.LinkState.EXPIRED:
+        if registration.status in services.ACTIVE:  # confirmed in time: harmless
+            check = links.LinkCheck(links.LinkState.VALID, registration)
+        elif _pending_and_open(registration):
+            return _link_problem(request, check, resend=token)
+        elif registration.status == Registration.Status.CANCELLED:
+            check = links.LinkCheck(links.LinkState.REVOKED, registration)
     if not check.ok:
         return _link_problem(request, check)
     try:
         outcome = services.registration_confirm(registration_id=registration.pk)
     except PortalError as exc:
-        # Cancelled or gone: used up. Session over or cancelled: too late.
-        used = exc.code in {"cancelled", "not_found"}
-        state = links.LinkState.REVOKED if used else links.LinkState.EXPIRED
-        return _link_problem(request, links.LinkCheck(state), message=errors.text(exc))
+        # The registration or the session was cancelled, or the session is over.
+        return _refused(request, exc)
     registration = outcome.registration
     context = {
         "state": registration.status,
@@ -267,8 +283,7 @@ def confirm_resend(request, token: str):
     try:
         services.registration_confirmation_resend(registration_id=check.obj.pk)
     except PortalError as exc:
-        state = links.LinkState.REVOKED if exc.code == "not_found" else check.state
-        return _link_problem(request, links.LinkCheck(state), message=errors.text(exc))
+        return _refused(request, exc)
     return render(
         request,
         "courses/link_resent.html",

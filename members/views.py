@@ -167,7 +167,7 @@ def _invitation_problem(request, check: links.LinkCheck):
         message = " ".join(
             [message, _("Ask your company administrator to send a new invitation.")]
         ).strip()
-    back = reverse("members:dashboard") if request.user.is_authenticated else reverse("home")
+    back = reverse("members:dashboard") if request.user.is_authenticated else reverse("core:home")
     return render(
         request,
         "core/link_problem.html",

@@ -215,7 +215,7 @@ def withdraw_company(request, slug: str):
 def _link_problem(request, check: links.LinkCheck, *, message: str = "", resend: str = ""):
     """The page for a confirm or withdraw link that cannot be used: expired or used up (410),
     not valid (404); ``resend``: the token, when a new confirmation link may be sent."""
-    if not message and check.state is links.LinkState.EXPIRED:
+    if not message and resend:
         message = _("Your signature is not confirmed yet.")
     elif not message and check.state is links.LinkState.REVOKED:
         message = _(
@@ -246,6 +246,8 @@ def confirm(request, token: str):
     if check.state is links.LinkState.EXPIRED and signature.status == Signature.Status.CONFIRMED:
         # Harmless: the signature was confirmed with it (or a newer link) in time.
         return _confirmed(request, signature, already=True)
+    if check.state is links.LinkState.EXPIRED:  # withdrawn since
+        check = links.LinkCheck(links.LinkState.REVOKED, signature)
     if not check.ok:
         return _link_problem(request, check)
     try:
