@@ -153,7 +153,9 @@ def main():
     )
     registration_ids = list(session.registrations.values_list("pk", flat=True))
     reminder_keys = [
-        f"courses.reminder:{pk}:{o}:0" for pk in registration_ids for o in conf.reminder_offsets()
+        f"courses.reminder:{pk}:{o}:0"
+        for pk in registration_ids
+        for o in conf.get().reminder_offsets
     ]
     hour_keys = [f"courses.reminder:{pk}:60:0" for pk in registration_ids]
 
@@ -233,7 +235,7 @@ def main():
         session.delete()
         sink.terminate()
 
-    batch_size = conf.mail_batch_size()
+    batch_size = conf.get().mail_batch_size
     batches = -(-RECIPIENTS // batch_size)
     print(f"{'round':>5} {'send_mass_mail s':>17} {'reminders s':>12} {'ratio':>6} {'SQL':>7}")
     for round_number, mass_s, reminders_s, sql in rows:
@@ -247,7 +249,7 @@ def main():
     sql = rows[-1][3]
     print(
         f"recipients {RECIPIENTS}, batches of {batch_size}: {batches}, "
-        f"claim window {conf.mail_claim_window()}; "
+        f"claim window {conf.get().mail_claim_window}; "
         f"best ratio {ratio:.2f} (limit {LIMIT}); SQL queries {sql}"
     )
     print(
@@ -258,7 +260,7 @@ def main():
                 "recipients": RECIPIENTS,
                 "batch_size": batch_size,
                 "batches": batches,
-                "claim_window": conf.mail_claim_window(),
+                "claim_window": conf.get().mail_claim_window,
                 "send_mass_mail_s": round(best_mass, 3),
                 "reminders_s": round(best_reminders, 3),
                 "ratio": round(ratio, 3),

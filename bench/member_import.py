@@ -19,8 +19,8 @@ LIMIT = 3.0
 
 
 def make_rows(n: int):
-    from members.reference import IndustrySection, Province
-    from members.validators import USCC_ALPHABET, uscc_check_char
+    from cqa_portal.core.reference import IndustrySection, Province
+    from cqa_portal.core.validators import USCC_ALPHABET, uscc_check_char
 
     rng = random.Random(7)  # noqa: S311
     provinces, sections = Province.values, IndustrySection.values

@@ -47,7 +47,7 @@ def seed() -> None:
     from django.db import transaction
     from django.utils import timezone
 
-    from members.reference import Province
+    from cqa_portal.core.reference import Province
     from pledges import services
     from pledges.models import Commitment, Initiative, InitiativeItem, OpenLetter, Signature
 

@@ -40,7 +40,7 @@ def copy(cursor, table: str, columns: list[str], rows) -> None:
 
 def load(cursor, survey, companies: list[int], count: int, drafts: int, rng) -> int:
     """Responses from the first ``count`` companies (then ``drafts`` drafts); returns answers."""
-    from members.reference import region_group_of
+    from cqa_portal.core.reference import region_group_of
     from surveys.models import Answer, Response
 
     provinces = ["42"] * 6 + ["11", "31", "32", "33", "44", "21", "61", "51", "41", "37"]

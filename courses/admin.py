@@ -16,6 +16,7 @@ from cqa_portal.core.admin import (
     SpreadsheetExportMixin,
     SpreadsheetImportMixin,
 )
+from cqa_portal.core.errors import PortalError
 from cqa_portal.core.forms import PortalForm
 
 from . import selectors, services
@@ -251,7 +252,7 @@ class SessionAdmin(SpreadsheetImportMixin, ImportMixin, admin.ModelAdmin):
                             actor=request.user,
                             reason=form.cleaned_data["reason"],
                         )
-                    except services.CourseError as exc:
+                    except PortalError as exc:
                         self.message_user(request, f"{session}: {exc.message}", messages.ERROR)
                         continue
                     cancelled += 1
@@ -326,7 +327,7 @@ class RegistrationAdmin(SpreadsheetExportMixin, ExportMixin, admin.ModelAdmin):
                 services.registration_cancel(
                     registration_id=pk, actor=request.user, reason="cancelled by staff"
                 )
-            except services.CourseError as exc:
+            except PortalError as exc:
                 self.message_user(request, exc.message, messages.ERROR)
                 continue
             cancelled += 1

@@ -21,7 +21,7 @@ PRODID = "-//China Association for Quality//Free live courses//ZH"
 
 def event_uid(session: Session) -> str:
     """Stable for the life of the session, whatever changes: calendars update the event."""
-    return f"{session.uid}@{conf.calendar_domain()}"
+    return f"{session.uid}@{conf.get().calendar_domain}"
 
 
 def session_event(session: Session, *, join_url: str = "", stamp: datetime) -> Event:

@@ -18,11 +18,11 @@ from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
-from cqa_portal.core import mail, site
+from cqa_portal.core import links, mail, site
 from cqa_portal.core.site import absolute_url
 
-from . import conf, tokens
-from .models import Registration, Session
+from . import conf
+from .models import CONFIRM_LINK, MANAGE_LINK, Registration, Session
 
 REMINDER_PURPOSE = "courses.reminder"
 
@@ -104,8 +104,8 @@ def _registration_url(name: str, token: str) -> str:
 _URL_TEMPLATES: dict[tuple[str, str], str] = {}
 
 
-def _links(registration_id: int, *, calendar: bool = True) -> str:
-    return _links_for(tokens.manage_token(registration_id), calendar=calendar)
+def _links(registration: Registration, *, calendar: bool = True) -> str:
+    return _links_for(links.make(MANAGE_LINK, registration), calendar=calendar)
 
 
 def _links_for(token: str, *, calendar: bool = True) -> str:
@@ -148,8 +148,8 @@ def _reg_key(kind: str, registration: Registration) -> str:
 
 def confirm_request(registration: Registration, session: Session) -> dict:
     with translation.override(registration.language):
-        url = link(reverse("courses:confirm", args=[tokens.confirm_token(registration.pk)]))
-        hours = conf.confirm_max_age() // 3600
+        url = link(reverse("courses:confirm", args=[links.make(CONFIRM_LINK, registration)]))
+        hours = conf.get().confirm_max_age_hours
         body = _compose(
             registration.name,
             _("Please confirm your registration for this free live course:"),
@@ -181,7 +181,7 @@ def already_registered(registration: Registration, session: Session) -> dict:
             SessionText.build(
                 session, join=registration.status == Registration.Status.CONFIRMED
             ).details,
-            _links(registration.pk),
+            _links(registration),
         )
         subject = _("You are already registered: %(title)s") % {"title": session.label}
     hour = timezone.now().strftime("%Y%m%d%H")
@@ -200,7 +200,7 @@ def confirmed(registration: Registration, session: Session) -> dict:
             registration.name,
             _("Your registration for this free live course is confirmed:"),
             SessionText.build(session, join=True).details,
-            _links(registration.pk),
+            _links(registration),
         )
         subject = _("Registration confirmed: %(title)s") % {"title": session.label}
     return _message(
@@ -223,7 +223,7 @@ def waiting(registration: Registration, session: Session, *, place: int) -> dict
             )
             % {"place": place},
             SessionText.build(session, join=False).details,
-            _links(registration.pk, calendar=True),
+            _links(registration, calendar=True),
         )
         subject = _("On the waiting list: %(title)s") % {"title": session.label}
     return _message(
@@ -241,7 +241,7 @@ def promoted(registration: Registration, session: Session) -> dict:
             registration.name,
             _("A seat has become free and it is yours: your registration is now confirmed."),
             SessionText.build(session, join=True).details,
-            _links(registration.pk),
+            _links(registration),
         )
         subject = _("You have a seat: %(title)s") % {"title": session.label}
     return _message(
@@ -300,7 +300,8 @@ class BulkTexts:
                 self._mails[kind, language] = compose(self.get(language))
         subject, body = self._mails[kind, language]
         name = row["name"].replace("\x00", "")
-        return subject, body.replace(_NAME, name).replace(_SIGNED, tokens.manage_token(row["pk"]))
+        token = links.token(MANAGE_LINK, pk=row["pk"], key=row["link_key"], at=row["created_at"])
+        return subject, body.replace(_NAME, name).replace(_SIGNED, token)
 
 
 def rescheduled(row: dict, texts: BulkTexts, *, old_when: dict[str, str]) -> dict:

@@ -10,8 +10,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from cqa_portal.core import links
 from cqa_portal.core.localize import in_english, localized
 from cqa_portal.core.validators import validate_multi_line, validate_single_line
+
+from . import conf
 
 
 class Topic(models.Model):
@@ -295,6 +298,9 @@ class Registration(models.Model):
         _("language"), max_length=10, default="zh-hans", validators=[validate_single_line]
     )
     revision = models.PositiveIntegerField(_("revision"), default=0, editable=False)
+    # The random part of the registration's signed links (cqa_portal.core.links): a new key
+    # revokes them.
+    link_key = models.CharField(_("link key"), max_length=32, default=links.new_key, editable=False)
     privacy_consent_at = models.DateTimeField(
         _("privacy notice accepted at"), null=True, blank=True
     )
@@ -364,3 +370,20 @@ class AttendanceRecord(models.Model):
 
     def __str__(self) -> str:
         return self.email or str(self.participants)
+
+
+# The signed links in course mails (cqa_portal.core.links). A visitor's confirmation link
+# expires (COURSES_CONFIRM_MAX_AGE); the registration link (see it, cancel it, download its
+# calendar entry) stays valid while the registration exists, and is the same in every mail.
+CONFIRM_LINK = links.LinkPurpose(
+    salt="courses.registration.confirm",
+    model=Registration,
+    max_age=lambda: conf.get().confirm_max_age,
+    select_related=("session",),
+)
+MANAGE_LINK = links.LinkPurpose(
+    salt="courses.registration.manage",
+    model=Registration,
+    issued_field="created_at",
+    select_related=("session",),
+)

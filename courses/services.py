@@ -21,19 +21,12 @@ from cqa_portal.core.models import OutboxMessage
 from cqa_portal.core.services import audit_log, outbox_enqueue, outbox_enqueue_many
 from cqa_portal.core.tasks import outbox_send_many_task
 
-from . import conf, mails, tokens
+from . import conf, mails
 from .models import AttendanceRecord, Registration, Session
 
 ACTIVE = (Registration.Status.CONFIRMED, Registration.Status.WAITING)
-
-
-# A request the rules refuse; ``message`` is shown to the person as it is. The portal's one
-# refusal type, also raised by the outbox for a mail that cannot be built.
-CourseError = PortalError
-
-
-class RegistrationClosed(PortalError):
-    pass
+# A pending registration gets its confirmation mail again at most this often.
+RESEND_INTERVAL = timedelta(minutes=5)
 
 
 @dataclass
@@ -57,9 +50,11 @@ def _lock_session(session_id: int) -> Session:
 
 def _check_open(session: Session, now: datetime) -> None:
     if session.is_cancelled:
-        raise RegistrationClosed(_("This session has been cancelled; registration is closed."))
+        raise PortalError(
+            _("This session has been cancelled; registration is closed."), code="closed"
+        )
     if session.is_past(now):
-        raise RegistrationClosed(_("This session is over; registration is closed."))
+        raise PortalError(_("This session is over; registration is closed."), code="closed")
 
 
 def _free_seats(session: Session) -> int | None:
@@ -162,8 +157,8 @@ def _chunks(ids: list[int], size: int) -> Iterator[list[int]]:
 def _send_in_batches(message_ids: list[int]) -> int:
     """After commit, send the mails in chunks, each over one SMTP connection (mail queue)."""
     batches = 0
-    for chunk in _chunks(message_ids, conf.mail_batch_size()):
-        outbox_send_many_task.delay_on_commit(chunk, conf.mail_claim_window())
+    for chunk in _chunks(message_ids, conf.get().mail_batch_size):
+        outbox_send_many_task.delay_on_commit(chunk, conf.get().mail_claim_window)
         batches += 1
     return batches
 
@@ -180,7 +175,7 @@ def _expire_pending_reminders(keys: Iterable[str], *, why: str) -> int:
 
 
 def _reminder_keys(registration_ids: Iterable[int], sequence: int) -> list[str]:
-    offsets = conf.reminder_offsets()
+    offsets = conf.get().reminder_offsets
     return [mails.reminder_key(pk, o, sequence) for pk in registration_ids for o in offsets]
 
 
@@ -189,7 +184,7 @@ def _notify_registrants(session: Session, build) -> int:
     rows = (
         Registration.objects.filter(session=session, status__in=ACTIVE)
         .order_by("pk")
-        .values("pk", "name", "email", "language", "status")
+        .values("pk", "name", "email", "language", "status", "link_key", "created_at")
     )
     ids = outbox_enqueue_many(messages=(build(row) for row in rows.iterator(chunk_size=2000)))
     _send_in_batches(ids)
@@ -251,7 +246,7 @@ def registration_request(
         return Outcome(registration=registration, changed=False)
     if registration and registration.status == Registration.Status.PENDING:
         # Asked again (the mail was lost?): send a new link, at most every five minutes.
-        if registration.updated_at > now - timedelta(minutes=5):
+        if registration.updated_at > now - RESEND_INTERVAL:
             return Outcome(registration=registration, changed=False)
         old = registration.status
     else:
@@ -276,15 +271,18 @@ def registration_request(
     return Outcome(registration=registration, created=not old)
 
 
+def _gone() -> PortalError:
+    return PortalError(_("This registration no longer exists."), code="not_found")
+
+
 @transaction.atomic
-def registration_confirm(*, token: str) -> Outcome:
-    """A visitor follows the confirmation link. Raises LinkInvalid, LinkExpired, CourseError."""
-    registration_id = tokens.registration_id_from_confirm_token(token)
+def registration_confirm(*, registration_id: int) -> Outcome:
+    """A visitor follows the (checked) confirmation link. Refusals raise PortalError."""
     session_id = (
         Registration.objects.filter(pk=registration_id).values_list("session_id", flat=True).first()
     )
     if session_id is None:
-        raise tokens.LinkInvalid
+        raise _gone()
     now = timezone.now()
     session = _lock_session(session_id)
     registration = Registration.objects.get(pk=registration_id)
@@ -296,9 +294,42 @@ def registration_confirm(*, token: str) -> Outcome:
         )
         return Outcome(registration=registration, changed=False, place=place)
     if registration.status == Registration.Status.CANCELLED:
-        raise CourseError(_("This registration was cancelled. Please register again."))
+        raise PortalError(
+            _("This registration was cancelled. Please register again."), code="cancelled"
+        )
     _check_open(session, now)
     return _place(registration, session, actor=None, now=now, action="confirmed")
+
+
+@transaction.atomic
+def registration_confirmation_resend(*, registration_id: int) -> Registration:
+    """A visitor whose confirmation link expired asks for a new one: it goes to the address
+    they registered with, at most every five minutes, while the session is open."""
+    session_id = (
+        Registration.objects.filter(pk=registration_id).values_list("session_id", flat=True).first()
+    )
+    if session_id is None:
+        raise _gone()
+    now = timezone.now()
+    session = _lock_session(session_id)
+    registration = Registration.objects.get(pk=registration_id)
+    if registration.status != Registration.Status.PENDING:
+        raise PortalError(
+            _("This registration needs no confirmation any more."), code="not_pending"
+        )
+    _check_open(session, now)
+    if registration.updated_at > now - RESEND_INTERVAL:
+        raise PortalError(
+            _(
+                "We have sent a confirmation link to this address a few minutes ago. Please "
+                "check your mailbox (and the spam folder) or try again later."
+            ),
+            code="throttled",
+        )
+    registration.revision += 1
+    registration.save(update_fields=["revision", "updated_at"])
+    outbox_enqueue(**mails.confirm_request(registration, session))
+    return registration
 
 
 @transaction.atomic
@@ -309,14 +340,14 @@ def registration_cancel(*, registration_id: int, actor=None, reason: str = "") -
         Registration.objects.filter(pk=registration_id).values_list("session_id", flat=True).first()
     )
     if session_id is None:
-        raise tokens.LinkInvalid
+        raise _gone()
     now = timezone.now()
     session = _lock_session(session_id)
     registration = Registration.objects.get(pk=registration_id)
     if registration.status == Registration.Status.CANCELLED:
         return Outcome(registration=registration, changed=False)
     if session.is_past(now):
-        raise CourseError(_("This session is over; the registration can no longer be changed."))
+        raise PortalError(_("This session is over; the registration can no longer be changed."))
     old = _set_status(registration, Registration.Status.CANCELLED, now=now)
     registration.save(update_fields=["status", "revision", "cancelled_at", "updated_at"])
     audit_log(
@@ -455,7 +486,7 @@ def session_cancel(*, session_id: int, actor, reason: str) -> int:
     if session.is_cancelled:
         return 0
     if session.is_past(now):
-        raise CourseError(_("A session that has ended cannot be cancelled."))
+        raise PortalError(_("A session that has ended cannot be cancelled."))
     old = session.status
     session.status = Session.Status.CANCELLED
     session.sequence += 1
@@ -563,14 +594,14 @@ def reminders_sweep(*, now: datetime | None = None) -> ReminderRun:
     retried batch sends nothing twice. Nothing is scheduled ahead (no eta/countdown).
     """
     now = now or timezone.now()
-    grace = conf.reminder_grace()
+    grace = conf.get().reminder_grace
     run = ReminderRun()
     run.expired = OutboxMessage.objects.filter(
         purpose=mails.REMINDER_PURPOSE,
         status=OutboxMessage.Status.PENDING,
         created_at__lt=now - grace,
     ).update(status=OutboxMessage.Status.FAILED, last_error="skipped: too late to remind")
-    for offset in conf.reminder_offsets():
+    for offset in conf.get().reminder_offsets:
         delta = timedelta(minutes=offset)
         sessions = Session.objects.filter(
             status__in=[Session.Status.SCHEDULED, Session.Status.LIVE],
@@ -601,9 +632,9 @@ def _claim_reminders(session: Session, *, offset: int, now: datetime) -> tuple[i
         last = 0
         while True:
             chunk = list(
-                registrations.filter(pk__gt=last).values("pk", "name", "email", "language")[
-                    :REMINDER_CHUNK
-                ]
+                registrations.filter(pk__gt=last).values(
+                    "pk", "name", "email", "language", "link_key", "created_at"
+                )[:REMINDER_CHUNK]
             )
             if not chunk:
                 return

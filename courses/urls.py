@@ -12,6 +12,7 @@ urlpatterns = [
     path("<int:pk>/register/", views.register, name="register"),
     path("<int:pk>/cancel/", views.cancel_own, name="cancel_own"),
     path("confirm/<str:token>/", views.confirm, name="confirm"),
+    path("confirm/<str:token>/new-link/", views.confirm_resend, name="confirm_resend"),
     path("registration/<str:token>/", views.registration, name="registration"),
     path("registration/<str:token>/calendar.ics", views.registration_ics, name="registration_ics"),
 ]

@@ -6,17 +6,19 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
-from cqa_portal.core import throttle
+from cqa_portal.core import errors, links, throttle
 from cqa_portal.core.decorators import login_required, post_only
+from cqa_portal.core.errors import PortalError
 
-from . import ics, selectors, services, tokens
+from . import conf, ics, selectors, services
 from .forms import ScheduleFilterForm, VisitorRegistrationForm
-from .models import Registration, Session
+from .models import CONFIRM_LINK, MANAGE_LINK, Registration, Session
 
 logger = logging.getLogger(__name__)
 
@@ -24,8 +26,6 @@ MAX_ID = 2**63 - 1
 PAST_PER_PAGE = 20
 # The schedule lists the next sessions; the month filter reaches the later ones.
 UPCOMING_SHOWN = 30
-VISITOR_REQUESTS_PER_WINDOW = 10
-VISITOR_WINDOW_SECONDS = 600
 
 
 @require_GET
@@ -95,7 +95,7 @@ def _render_session(request, session: Session, *, form=None, status=200):
             "free": free,
             "mine": mine,
             "place": place,
-            "manage_token": tokens.manage_token(mine.pk) if mine else "",
+            "manage_token": links.make(MANAGE_LINK, mine) if mine else "",
             "form": form
             or (VisitorRegistrationForm() if not request.user.is_authenticated else None),
         },
@@ -108,7 +108,7 @@ def _visitor_allowed(request) -> bool:
     return throttle.allow(
         scope="courses.register",
         key=throttle.ip_hash(request),
-        rate=(VISITOR_REQUESTS_PER_WINDOW, VISITOR_WINDOW_SECONDS),
+        rate=conf.get().register_rate,
     )
 
 
@@ -142,8 +142,8 @@ def register(request, pk: int):
             outcome = services.registration_register_user(
                 session_id=session.pk, user=request.user, language=get_language()
             )
-        except services.CourseError as exc:
-            messages.error(request, exc.message)
+        except PortalError as exc:
+            errors.add_to_messages(request, exc)
         else:
             _outcome_message(request, outcome)
         return redirect(session)
@@ -165,8 +165,8 @@ def register(request, pk: int):
             language=get_language(),
             consent_at=timezone.now(),
         )
-    except services.CourseError as exc:
-        messages.error(request, exc.message)
+    except PortalError as exc:
+        errors.add_to_messages(request, exc)
         return redirect(session)
     messages.success(
         request,
@@ -191,59 +191,126 @@ def cancel_own(request, pk: int):
         return redirect("courses:session", pk=pk)
     try:
         services.registration_cancel(registration_id=mine.pk, actor=request.user)
-    except services.CourseError as exc:
-        messages.error(request, exc.message)
+    except PortalError as exc:
+        errors.add_to_messages(request, exc)
     else:
         messages.success(request, _("Your registration is cancelled."))
     return redirect("courses:session", pk=pk)
 
 
+def _link_problem(request, check: links.LinkCheck, *, message: str = "", resend: str = ""):
+    """A course link that cannot be used: expired or used up (410), not valid (404);
+    ``resend``: the confirmation token, when a new confirmation link may be sent."""
+    if not message and resend:
+        message = _("Your registration is not confirmed yet.")
+    elif not message and check.state is links.LinkState.REVOKED:
+        message = _("The registration no longer exists. You are welcome to register again.")
+    return render(
+        request,
+        "core/link_problem.html",
+        {
+            "state": check.state.value,
+            "message": message,
+            "resend_url": reverse("courses:confirm_resend", args=[resend]) if resend else "",
+            "back_url": reverse("courses:schedule"),
+            "back_label": _("Go to the course schedule"),
+        },
+        status=check.http_status,
+    )
+
+
+def _refused(request, exc: PortalError):
+    """A genuine link the rules no longer allow to use (410), with the service's reason."""
+    return render(
+        request,
+        "core/link_problem.html",
+        {
+            "state": "refused",
+            "message": errors.text(exc),
+            "back_url": reverse("courses:schedule"),
+            "back_label": _("Go to the course schedule"),
+        },
+        status=410,
+    )
+
+
+def _pending_and_open(registration: Registration) -> bool:
+    return registration.status == Registration.Status.PENDING and registration.session.is_open(
+        timezone.now()
+    )
+
+
 @require_GET
 def confirm(request, token: str):
     """The link in a visitor's confirmation mail."""
-    context = {"state": "", "registration": None, "place": None}
+    check = links.check(CONFIRM_LINK, token)
+    registration = check.obj
+    if check.state is links.LinkState.EXPIRED:
+        if registration.status in services.ACTIVE:  # confirmed in time: harmless
+            check = links.LinkCheck(links.LinkState.VALID, registration)
+        elif _pending_and_open(registration):
+            return _link_problem(request, check, resend=token)
+        elif registration.status == Registration.Status.CANCELLED:
+            check = links.LinkCheck(links.LinkState.REVOKED, registration)
+    if not check.ok:
+        return _link_problem(request, check)
     try:
-        outcome = services.registration_confirm(token=token)
-    except tokens.LinkExpired:
-        context["state"] = "expired"
-    except tokens.LinkInvalid:
-        context["state"] = "invalid"
-    except services.CourseError as exc:
-        context.update(state="refused", reason=exc.message)
-    else:
-        registration = outcome.registration
-        context.update(
-            state=registration.status,
-            registration=registration,
-            session=registration.session,
-            place=outcome.place,
-            changed=outcome.changed,
-            manage_token=tokens.manage_token(registration.pk),
-        )
-    status = 400 if context["state"] in {"expired", "invalid", "refused"} else 200
-    return render(request, "courses/confirm.html", context, status=status)
+        outcome = services.registration_confirm(registration_id=registration.pk)
+    except PortalError as exc:
+        # The registration or the session was cancelled, or the session is over.
+        return _refused(request, exc)
+    registration = outcome.registration
+    context = {
+        "state": registration.status,
+        "registration": registration,
+        "session": registration.session,
+        "place": outcome.place,
+        "changed": outcome.changed,
+        "manage_token": links.make(MANAGE_LINK, registration),
+    }
+    return render(request, "courses/confirm.html", context)
 
 
-def _registration_from_token(token: str) -> Registration | None:
+@post_only(back="courses:confirm")
+def confirm_resend(request, token: str):
+    """The form on an expired confirmation link's page: a new link to the registration's
+    address (behind the visitors' registration throttle)."""
+    check = links.check(CONFIRM_LINK, token)
+    if check.state not in {links.LinkState.VALID, links.LinkState.EXPIRED}:
+        return _link_problem(request, check)
+    if not _visitor_allowed(request):
+        return render(request, "429.html", status=429)
     try:
-        registration_id = tokens.registration_id_from_manage_token(token)
-    except tokens.LinkInvalid:
-        return None
-    return selectors.registration_for_page(pk=registration_id)
+        services.registration_confirmation_resend(registration_id=check.obj.pk)
+    except PortalError as exc:
+        return _refused(request, exc)
+    return render(
+        request,
+        "courses/link_resent.html",
+        {"hours": conf.get().confirm_max_age_hours, "session": check.obj.session},
+    )
+
+
+def _registration_from_token(request, token: str):
+    """(registration, None) for a valid registration link, else (None, the problem page)."""
+    check = links.check(MANAGE_LINK, token)
+    if not check.ok:
+        return None, _link_problem(request, check)
+    return selectors.registration_for_page(pk=check.obj.pk), None
 
 
 @require_http_methods(["GET", "POST"])
 def registration(request, token: str):
     """The link in every mail: see the registration and cancel it (cancelling needs a POST,
     so mail scanners that open links cancel nothing)."""
-    found = _registration_from_token(token)
-    if found is None:
-        return render(request, "courses/link_invalid.html", status=400)
+    found, problem = _registration_from_token(request, token)
+    if problem:
+        return problem
     if request.method == "POST":
         try:
             services.registration_cancel(registration_id=found.pk, actor=request.user)
-        except services.CourseError as exc:
-            messages.error(request, exc.message)
+        except PortalError as exc:
+            errors.add_to_messages(request, exc)
         else:
             messages.success(request, _("Your registration is cancelled."))
         return redirect("courses:registration", token=token)
@@ -299,9 +366,9 @@ def session_ics(request, pk: int):
 @require_GET
 def registration_ics(request, token: str):
     """The registrant's calendar entry, with the join link once the seat is confirmed."""
-    found = _registration_from_token(token)
-    if found is None:
-        return render(request, "courses/link_invalid.html", status=400)
+    found, problem = _registration_from_token(request, token)
+    if problem:
+        return problem
     sessions = list(selectors.calendar_sessions().filter(pk=found.session_id))
     confirmed = found.status == Registration.Status.CONFIRMED
     content = ics.calendar_bytes(

@@ -8,6 +8,9 @@ from decimal import Decimal
 
 from django.db import transaction
 
+from cqa_portal.core.reference import Province
+from cqa_portal.core.validators import USCC_ALPHABET, uscc_check_char
+
 from . import services
 from .models import (
     CompanyMembership,
@@ -17,8 +20,6 @@ from .models import (
     ReliefReason,
     ReliefRequest,
 )
-from .reference import Province
-from .validators import USCC_ALPHABET, uscc_check_char
 
 DEMO_COMPANY_COUNT = 320
 FEE_YEAR = 2020

@@ -10,10 +10,10 @@ from cqa_portal.core.forms import (
     PortalModelForm,
     PrivacyConsentField,
 )
+from cqa_portal.core.validators import normalize_uscc, validate_uscc_format
 
 from .models import MemberCompany, MembershipFee, ReliefReason, ReliefRequest
 from .uploads import check_upload
-from .validators import normalize_uscc, validate_uscc_format
 
 COMPANY_FIELDS = [
     "name",

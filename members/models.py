@@ -8,11 +8,27 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from cqa_portal.core.validators import validate_multi_line, validate_single_line
+from cqa_portal.core import links
+from cqa_portal.core.reference import IndustrySection, Province
+from cqa_portal.core.validators import (
+    validate_multi_line,
+    validate_single_line,
+    validate_uscc_format,
+)
 
-from .reference import RELIEF_REASONS, IndustrySection, Province
+from . import conf
 from .storage import private_storage
-from .validators import validate_uscc_format
+
+# Fee-relief reason categories: the impacts named in the survey findings.
+RELIEF_REASONS = {
+    "staff_returning": _("Staff returning to their posts"),
+    "production": _("Production and manufacturing"),
+    "sales": _("Sales"),
+    "construction": _("On-site and external construction"),
+    "raw_materials": _("Raw-material supply"),
+    "costs": _("Rising costs"),
+    "other": _("Other"),
+}
 
 
 class MembershipLevel(models.Model):
@@ -221,6 +237,9 @@ class Invitation(models.Model):
     created_at = models.DateTimeField(_("invited at"), auto_now_add=True)
     accepted_at = models.DateTimeField(_("accepted at"), null=True, blank=True)
     revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+    # The random part of the invitation's signed link (cqa_portal.core.links); accepting or
+    # withdrawing the invitation gives it a new one, which revokes the link.
+    link_key = models.CharField(_("link key"), max_length=32, default=links.new_key, editable=False)
 
     class Meta:
         verbose_name = _("invitation")
@@ -466,3 +485,14 @@ class ReliefDocument(models.Model):
 
     def __str__(self) -> str:
         return self.original_name
+
+
+# The signed link in an invitation mail (cqa_portal.core.links). It counts from the moment of
+# the invitation, so it is the same in the mail and on the invitee's member page.
+INVITATION_LINK = links.LinkPurpose(
+    salt="members.invitation",
+    model=Invitation,
+    max_age=lambda: conf.get().invitation_max_age,
+    issued_field="created_at",
+    select_related=("company",),
+)

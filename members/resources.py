@@ -15,10 +15,16 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from import_export import fields, resources, widgets
 
+from cqa_portal.core.reference import (
+    INDUSTRY_NAMES_ZH,
+    PROVINCE_NAMES_ZH,
+    IndustrySection,
+    Province,
+)
+from cqa_portal.core.validators import normalize_uscc
+
 from . import services
 from .models import MemberCompany, MembershipFee, MembershipLevel, ReliefReason, ReliefRequest
-from .reference import INDUSTRY_NAMES_ZH, PROVINCE_NAMES_ZH, IndustrySection, Province
-from .validators import normalize_uscc
 
 
 class ChoiceWidget(widgets.Widget):

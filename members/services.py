@@ -16,12 +16,16 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from cqa_portal.core import mail
+from cqa_portal.core import links, mail
+from cqa_portal.core.errors import PortalError
 from cqa_portal.core.models import OutboxMessage
 from cqa_portal.core.services import audit_log, outbox_enqueue, outbox_send_many
 from cqa_portal.core.site import absolute_url
+from cqa_portal.core.validators import normalize_uscc, uscc_check_ok
 
+from . import conf
 from .models import (
+    INVITATION_LINK,
     CompanyMembership,
     FeePayment,
     Invitation,
@@ -32,7 +36,6 @@ from .models import (
     ReliefRequest,
 )
 from .uploads import check_upload
-from .validators import normalize_uscc, uscc_check_ok
 
 ZERO = Decimal("0")
 
@@ -101,7 +104,7 @@ def membership_apply(*, user, company: MemberCompany, message: str = "") -> Memb
     belongs to an earlier rejected applicant, its record is updated instead of duplicated.
     """
     if CompanyMembership.objects.filter(user=user).exists():
-        raise ValidationError(_("Your account already belongs to a member company."))
+        raise PortalError(_("Your account already belongs to a member company."))
     company_prepare(company)
     existing = MemberCompany.objects.select_for_update().filter(uscc=company.uscc).first()
     if existing is not None:
@@ -109,7 +112,7 @@ def membership_apply(*, user, company: MemberCompany, message: str = "") -> Memb
             existing.status != MemberCompany.Status.APPLICANT
             or existing.applications.filter(status=MembershipApplication.Status.PENDING).exists()
         ):
-            raise ValidationError(
+            raise PortalError(
                 _(
                     "A company with this credit code is already registered or has an application "
                     "under review. Ask its administrator to invite you, or contact the association."
@@ -137,9 +140,9 @@ def membership_application_decide(
 ) -> MembershipApplication:
     application = MembershipApplication.objects.select_for_update().get(pk=application.pk)
     if application.status != MembershipApplication.Status.PENDING:
-        raise ValidationError(_("This application has already been decided."))
+        raise PortalError(_("This application has already been decided."))
     if not approve and not note.strip():
-        raise ValidationError(_("Please give the reason for the rejection."))
+        raise PortalError(_("Please give the reason for the rejection."))
     company = MemberCompany.objects.select_for_update().get(pk=application.company_id)
     application.status = (
         MembershipApplication.Status.APPROVED if approve else MembershipApplication.Status.REJECTED
@@ -150,7 +153,7 @@ def membership_application_decide(
     application.save()
     if approve:
         if CompanyMembership.objects.filter(user=application.applicant).exists():
-            raise ValidationError(_("The applicant already belongs to another company."))
+            raise PortalError(_("The applicant already belongs to another company."))
         old_status = company.status
         company.status = MemberCompany.Status.ACTIVE
         company.member_since = company.member_since or timezone.localdate()
@@ -227,18 +230,26 @@ def company_status_change(*, company: MemberCompany, actor, status: str, note: s
 def invitation_create(*, company: MemberCompany, email: str, actor) -> Invitation:
     email = email.strip().lower()
     if CompanyMembership.objects.filter(user__email__iexact=email, company=company).exists():
-        raise ValidationError(_("This person is already a user of your company."))
+        raise PortalError(_("This person is already a user of your company."))
     if CompanyMembership.objects.filter(user__email__iexact=email).exists():
-        raise ValidationError(
+        raise PortalError(
             _("This email address already belongs to a user of another member company.")
         )
-    invitation = Invitation.objects.filter(
-        company=company, email=email, accepted_at__isnull=True, revoked_at__isnull=True
-    ).first()
+    invitation = (
+        Invitation.objects.select_for_update()
+        .filter(company=company, email=email, accepted_at__isnull=True, revoked_at__isnull=True)
+        .first()
+    )
+    if invitation is not None and invitation.created_at < timezone.now() - (
+        conf.get().invitation_max_age
+    ):
+        # Its link has expired: withdraw it and invite afresh (a new link in a new mail).
+        _invitation_close(invitation, field="revoked_at")
+        audit_log(actor=actor, action="members.invitation.revoked", obj=invitation)
+        invitation = None
     if invitation is None:
         invitation = Invitation.objects.create(company=company, email=email, invited_by=actor)
         audit_log(actor=actor, action="members.invitation.created", obj=invitation)
-    from .tokens import invitation_token
 
     # The invitee's own language if they have an account, else the inviter's.
     invitee = get_user_model().objects.filter(email__iexact=email).first()
@@ -252,30 +263,41 @@ def invitation_create(*, company: MemberCompany, email: str, actor) -> Invitatio
             "company": company,
             "inviter": actor,
             "url": absolute_url(
-                reverse("members:invitation", kwargs={"token": invitation_token(invitation)})
+                reverse("members:invitation", kwargs={"token": invitation_link(invitation)})
             ),
         },
     )
     return invitation
 
 
+def invitation_link(invitation: Invitation) -> str:
+    """The token of the invitation's link: the same whenever it is made."""
+    return links.make(INVITATION_LINK, invitation)
+
+
+def _invitation_close(invitation: Invitation, *, field: str) -> None:
+    """Accepted or withdrawn: the link is used up (a new key revokes it)."""
+    setattr(invitation, field, timezone.now())
+    links.rotate_key(invitation, save=False)
+    invitation.save(update_fields=[field, "link_key"])
+
+
 @transaction.atomic
 def invitation_accept(*, invitation: Invitation, user) -> CompanyMembership:
     invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
     if invitation.accepted_at or invitation.revoked_at:
-        raise ValidationError(_("This invitation is no longer valid."))
+        raise PortalError(_("This invitation is no longer valid."), code="link_revoked")
     if user.email.lower() != invitation.email.lower():
-        raise ValidationError(
+        raise PortalError(
             _("This invitation was sent to %(email)s. Log in with that address to accept it.")
             % {"email": invitation.email}
         )
     if CompanyMembership.objects.filter(user=user).exists():
-        raise ValidationError(_("Your account already belongs to a member company."))
+        raise PortalError(_("Your account already belongs to a member company."))
     membership = CompanyMembership.objects.create(
         user=user, company=invitation.company, role=CompanyMembership.Role.COLLEAGUE
     )
-    invitation.accepted_at = timezone.now()
-    invitation.save(update_fields=["accepted_at"])
+    _invitation_close(invitation, field="accepted_at")
     audit_log(actor=user, action="members.invitation.accepted", obj=invitation)
     audit_log(
         actor=user,
@@ -290,8 +312,7 @@ def invitation_accept(*, invitation: Invitation, user) -> CompanyMembership:
 def invitation_revoke(*, invitation: Invitation, actor) -> None:
     if invitation.accepted_at or invitation.revoked_at:
         return
-    invitation.revoked_at = timezone.now()
-    invitation.save(update_fields=["revoked_at"])
+    _invitation_close(invitation, field="revoked_at")
     audit_log(actor=actor, action="members.invitation.revoked", obj=invitation)
 
 
@@ -299,7 +320,7 @@ def invitation_revoke(*, invitation: Invitation, actor) -> None:
 def company_user_link(*, company: MemberCompany, user, role: str, actor) -> CompanyMembership:
     """Staff link a user to a company (admin)."""
     if CompanyMembership.objects.filter(user=user).exclude(company=company).exists():
-        raise ValidationError(_("This user already belongs to another company."))
+        raise PortalError(_("This user already belongs to another company."))
     membership, _created = CompanyMembership.objects.update_or_create(
         user=user, defaults={"company": company, "role": role}
     )
@@ -318,7 +339,7 @@ def company_user_remove(*, membership: CompanyMembership, actor) -> None:
         .count()
         == 0
     ):
-        raise ValidationError(
+        raise PortalError(
             _("A company needs at least one administrator. Appoint another one first.")
         )
     email = membership.user.email
@@ -394,14 +415,14 @@ def fee_payment_record(
 ) -> FeePayment:
     fee = MembershipFee.objects.select_for_update().get(pk=fee.pk)
     if amount is None or amount <= ZERO:
-        raise ValidationError(_("The amount must be greater than zero."))
+        raise PortalError(_("The amount must be greater than zero."))
     if amount > fee.outstanding:
-        raise ValidationError(
+        raise PortalError(
             _("The amount is more than the %(outstanding)s CNY still outstanding.")
             % {"outstanding": fee.outstanding}
         )
     if paid_on > timezone.localdate():
-        raise ValidationError(_("The payment date cannot be in the future."))
+        raise PortalError(_("The payment date cannot be in the future."))
     payment = FeePayment.objects.create(
         fee=fee, amount=amount, paid_on=paid_on, reference=reference, recorded_by=actor
     )
@@ -532,7 +553,7 @@ def relief_request_save(
 ) -> ReliefRequest:
     """Create or update a draft (with new documents) and optionally submit it, all or nothing."""
     if relief.pk and relief.status != ReliefRequest.Status.DRAFT:
-        raise ValidationError(_("Only a draft can be changed."))
+        raise PortalError(_("Only a draft can be changed."))
     _relief_check(relief, _company_fee(relief.company, relief.year))
     if relief.kind != ReliefRequest.Kind.REDUCTION:
         relief.requested_amount = None
@@ -579,7 +600,7 @@ def _relief_transition(
 ) -> ReliefRequest:
     relief = ReliefRequest.objects.select_for_update().get(pk=relief.pk)
     if relief.status not in allowed:
-        raise ValidationError(
+        raise PortalError(
             _("A request that is %(status)s cannot be changed this way.")
             % {"status": relief.get_status_display()}
         )
@@ -656,7 +677,7 @@ def relief_request_decide(
     same transaction and the company's administrators are told after commit."""
     statuses = ReliefRequest.Status
     if decision not in (statuses.APPROVED, statuses.PARTLY_APPROVED, statuses.REJECTED):
-        raise ValidationError(_("Unknown decision."))
+        raise PortalError(_("Unknown decision."))
     if not (note or "").strip():
         raise ValidationError({"note": [_("A decision note is required.")]})
     relief = ReliefRequest.objects.select_for_update().get(pk=relief.pk)
@@ -666,11 +687,11 @@ def relief_request_decide(
         .first()
     )
     if fee is None:
-        raise ValidationError(_("The company has no fee for this year."))
+        raise PortalError(_("The company has no fee for this year."))
     payable = fee.amount_due - fee.amount_paid
     if decision == statuses.PARTLY_APPROVED:
         if relief.kind == ReliefRequest.Kind.DEFERRAL:
-            raise ValidationError(
+            raise PortalError(
                 _("A deferral is approved or rejected; it cannot be partly approved.")
             )
         if granted_amount is None or granted_amount <= ZERO:

@@ -2,8 +2,10 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 
+from cqa_portal.core import errors, links
 from cqa_portal.core.decorators import login_required, post_only
 
 from . import selectors, services
@@ -14,17 +16,13 @@ from .forms import (
     MembershipApplicationForm,
     ReliefRequestForm,
 )
-from .models import CompanyMembership, Invitation, ReliefDocument, ReliefRequest
-from .tokens import invitation_from_token, invitation_token
-
-
-def _form_errors(form, exc: ValidationError) -> None:
-    """Put a service's ValidationError on the form, next to its field where it names one."""
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc)
+from .models import (
+    INVITATION_LINK,
+    CompanyMembership,
+    Invitation,
+    ReliefDocument,
+    ReliefRequest,
+)
 
 
 @login_required
@@ -37,7 +35,7 @@ def dashboard(request):
             {
                 "application": selectors.pending_application(user=request.user),
                 "invitations": [
-                    (invitation, invitation_token(invitation))
+                    (invitation, services.invitation_link(invitation))
                     for invitation in selectors.open_invitations_for(email=request.user.email)
                 ],
             },
@@ -60,7 +58,7 @@ def apply(request):
                 message=form.cleaned_data["message"],
             )
         except ValidationError as exc:
-            _form_errors(form, exc)
+            errors.add_to_form(form, exc)
         else:
             messages.success(
                 request,
@@ -93,7 +91,7 @@ def users(request):
                 company=company, email=form.cleaned_data["email"], actor=request.user
             )
         except ValidationError as exc:
-            _form_errors(form, exc)
+            errors.add_to_form(form, exc)
         else:
             messages.success(
                 request,
@@ -117,7 +115,7 @@ def user_remove(request, pk: int):
     try:
         services.company_user_remove(membership=membership, actor=request.user)
     except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
+        errors.add_to_messages(request, exc)
     else:
         messages.success(
             request, _("%(email)s no longer has access.") % {"email": membership.user.email}
@@ -136,14 +134,15 @@ def invitation_revoke(request, pk: int):
 
 def invitation(request, token: str):
     """The link in an invitation mail. Anonymous visitors are asked to sign up or log in first."""
-    invitation = invitation_from_token(token)
-    if invitation is None or invitation.accepted_at or invitation.revoked_at:
-        return render(request, "members/invitation_invalid.html", status=404)
+    check = links.check(INVITATION_LINK, token)
+    if not check.ok:
+        return _invitation_problem(request, check)
+    invitation = check.obj
     if request.method == "POST" and request.user.is_authenticated:
         try:
             services.invitation_accept(invitation=invitation, user=request.user)
         except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
+            errors.add_to_messages(request, exc)
         else:
             messages.success(
                 request,
@@ -152,6 +151,36 @@ def invitation(request, token: str):
             )
             return redirect("members:dashboard")
     return render(request, "members/invitation.html", {"invitation": invitation})
+
+
+def _invitation_problem(request, check: links.LinkCheck):
+    """Expired, used, withdrawn (410) or not valid (404): only the company's administrator can
+    invite again, so the page says whom to ask."""
+    invitation = check.obj
+    if invitation is not None and invitation.accepted_at:
+        message = _("This invitation has already been accepted.")
+    elif invitation is not None and invitation.revoked_at:
+        message = _("This invitation has been withdrawn.")
+    else:
+        message = ""
+    if check.state is not links.LinkState.INVALID:
+        message = " ".join(
+            [message, _("Ask your company administrator to send a new invitation.")]
+        ).strip()
+    back = reverse("members:dashboard") if request.user.is_authenticated else reverse("core:home")
+    return render(
+        request,
+        "core/link_problem.html",
+        {
+            "state": check.state.value,
+            "message": message,
+            "back_url": back,
+            "back_label": _("Go to the member area")
+            if request.user.is_authenticated
+            else _("Go to the home page"),
+        },
+        status=check.http_status,
+    )
 
 
 @company_admin_required
@@ -186,7 +215,7 @@ def _relief_form(request, relief: ReliefRequest):
                 submit=submit,
             )
         except ValidationError as exc:
-            _form_errors(form, exc)
+            errors.add_to_form(form, exc)
         else:
             messages.success(
                 request,
@@ -213,7 +242,7 @@ def relief_submit(request, pk: int):
     try:
         services.relief_request_submit(relief=relief, actor=request.user)
     except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
+        errors.add_to_messages(request, exc)
     else:
         messages.success(request, _("Your request has been submitted."))
     return redirect("members:relief_detail", pk=relief.pk)
@@ -226,7 +255,7 @@ def relief_withdraw(request, pk: int):
     try:
         services.relief_request_withdraw(relief=relief, actor=request.user)
     except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
+        errors.add_to_messages(request, exc)
     else:
         messages.success(request, _("Your request has been withdrawn."))
     return redirect("members:relief_detail", pk=relief.pk)

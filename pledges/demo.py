@@ -17,7 +17,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from members.reference import Province
+from cqa_portal.core.reference import Province
 
 from . import services
 from .models import (

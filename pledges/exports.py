@@ -14,7 +14,7 @@ from import_export import fields, resources, widgets
 from import_export.formats import base_formats
 
 from cqa_portal.core.exports import ChoiceLabel
-from members.reference import Province
+from cqa_portal.core.reference import Province
 
 from .models import Alliance, AllianceMember, CoSignature, Signature
 

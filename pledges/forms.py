@@ -3,8 +3,8 @@ from django.core.validators import MaxLengthValidator
 from django.utils.translation import gettext_lazy as _
 
 from cqa_portal.core.forms import PortalForm, PortalModelForm, PrivacyConsentField
-from members.reference import Province
-from members.validators import normalize_uscc, validate_uscc_format
+from cqa_portal.core.reference import Province
+from cqa_portal.core.validators import normalize_uscc, validate_uscc_format
 
 from .models import CoSignature, SignatureKind
 from .services import SignatureInput, normalize_email

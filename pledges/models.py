@@ -5,9 +5,12 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from cqa_portal.core import links
 from cqa_portal.core.localize import localized
+from cqa_portal.core.reference import Province
 from cqa_portal.core.validators import validate_multi_line, validate_single_line
-from members.reference import Province
+
+from . import conf
 
 
 class PublishedQuerySet(models.QuerySet):
@@ -522,3 +525,17 @@ class CoSignature(models.Model):
     @property
     def organisation_display(self) -> str:
         return localized(self, "organisation")
+
+
+# The signed links in signature mails (cqa_portal.core.links): each carries the signature's id
+# and its random link key. The confirmation link expires; the withdraw link never does
+# (withdrawing consent must stay possible).
+CONFIRM_LINK = links.LinkPurpose(
+    salt="pledges.signature.confirm",
+    model=Signature,
+    max_age=lambda: conf.get().confirm_max_age,
+    select_related=("initiative",),
+)
+WITHDRAW_LINK = links.LinkPurpose(
+    salt="pledges.signature.withdraw", model=Signature, select_related=("initiative",)
+)

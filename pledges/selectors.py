@@ -12,7 +12,7 @@ from django.core.paginator import Page, Paginator
 from django.db.models import Prefetch
 from django.utils.functional import cached_property
 
-from members.reference import Province
+from cqa_portal.core.reference import Province
 
 from . import conf
 from .models import Alliance, CoSignature, OpenLetter, Signature, SignatureKind, SignatureTally
@@ -151,7 +151,7 @@ def wall_page(
 ) -> Page:
     paginator = KnownCountPaginator(
         public_signatures(initiative_id=initiative_id, kind=kind, province=province),
-        conf.get("PLEDGES_WALL_PAGE_SIZE"),
+        conf.get().wall_page_size,
         count=summary.public(kind=kind, province=province),
     )
     page = paginator.get_page(page_number)

@@ -14,21 +14,23 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from cqa_portal.core import mail, pagecache
+from cqa_portal.core import links, mail, pagecache
+from cqa_portal.core.errors import PortalError
 from cqa_portal.core.models import OutboxMessage
 from cqa_portal.core.services import audit_log, outbox_enqueue
 from cqa_portal.core.site import absolute_url
-from members.validators import normalize_uscc, uscc_check_ok, validate_uscc_format
+from cqa_portal.core.validators import normalize_uscc, uscc_check_ok, validate_uscc_format
 
-from . import conf, tokens
+from . import conf
 from .models import (
+    CONFIRM_LINK,
+    WITHDRAW_LINK,
     Alliance,
     CoSignature,
     Initiative,
@@ -135,26 +137,21 @@ def _mail_key(signature_id: int, number: int) -> str:
 
 
 def _signature_mail_keys(signature_ids) -> list[str]:
-    most = conf.get("PLEDGES_MAX_MAILS") + 1
+    most = conf.get().max_mails + 1
     return [_mail_key(pk, n) for pk in signature_ids for n in range(1, most + 1)]
 
 
-def signature_links(signature: Signature) -> dict:
+def signature_links(signature: Signature, *, at=None) -> dict:
     """The confirm and withdraw links, opening in the signer's language."""
     lang = signature.language
+
+    def url(name: str, purpose: links.LinkPurpose) -> str:
+        token = links.make(purpose, signature, at=at)
+        return mail.with_language(absolute_url(reverse(name, kwargs={"token": token})), lang)
+
     return {
-        "confirm_url": mail.with_language(
-            absolute_url(
-                reverse("pledges:confirm", kwargs={"token": tokens.confirm_token(signature)})
-            ),
-            lang,
-        ),
-        "withdraw_url": mail.with_language(
-            absolute_url(
-                reverse("pledges:withdraw", kwargs={"token": tokens.withdraw_token(signature)})
-            ),
-            lang,
-        ),
+        "confirm_url": url("pledges:confirm", CONFIRM_LINK),
+        "withdraw_url": url("pledges:withdraw", WITHDRAW_LINK),
     }
 
 
@@ -170,9 +167,9 @@ def _send_signature_mail(
     context = {
         "signature": signature,
         "initiative": signature.initiative,
-        "confirm_days": conf.get("PLEDGES_CONFIRM_MAX_AGE_DAYS"),
+        "confirm_days": conf.get().confirm_max_age_days,
         "portal": settings.PORTAL,
-        **signature_links(signature),
+        **signature_links(signature, at=at),
     }
     subject, body = mail.render_mail(
         template=f"pledges/mail/{template}", context=context, lang=lang
@@ -188,10 +185,10 @@ def _send_signature_mail(
 
 
 def _may_mail_again(signature: Signature, at) -> bool:
-    if signature.confirmations_sent >= conf.get("PLEDGES_MAX_MAILS"):
+    if signature.confirmations_sent >= conf.get().max_mails:
         return False
     last = signature.confirmation_sent_at
-    return last is None or at - last >= timedelta(seconds=conf.get("PLEDGES_RESEND_INTERVAL"))
+    return last is None or at - last >= conf.get().resend_interval
 
 
 # --- signing ----------------------------------------------------------------------------------
@@ -228,7 +225,9 @@ def signature_sign(
     """
     at = at or timezone.now()
     if data.kind not in SignatureKind.values:
-        raise ValidationError(_("Choose whether you sign as an enterprise or as an individual."))
+        raise PortalError(
+            _("Choose whether you sign as an enterprise or as an individual."), code="kind"
+        )
     email = normalize_email(data.email)
     details = {
         "kind": data.kind,
@@ -257,7 +256,7 @@ def signature_sign(
                 signature = Signature.objects.create(
                     initiative=initiative,
                     email=email,
-                    link_key=secrets.token_urlsafe(12),
+                    link_key=links.new_key(),
                     ip_hash=ip_hash,
                     consent_at=at,
                     **details,
@@ -291,10 +290,20 @@ def signature_sign(
 class LinkOutcome(enum.Enum):
     DONE = "done"
     ALREADY = "already"
-    GONE = "gone"  # withdrawn, deleted after 30 days unconfirmed, or an old link key
 
 
-def _locked_signature(signature_id: int, link_key: str) -> Signature | None:
+def _gone() -> PortalError:
+    return PortalError(
+        _(
+            "This signature no longer exists: it was withdrawn, or it was not confirmed within "
+            "30 days and was deleted. You are welcome to sign again."
+        ),
+        code="link_revoked",
+    )
+
+
+def _locked_signature(signature_id: int, link_key: str) -> Signature:
+    """The signature, locked; PortalError when it is gone or the key is an old one."""
     signature = (
         Signature.objects.select_for_update()
         .select_related("initiative")
@@ -302,18 +311,20 @@ def _locked_signature(signature_id: int, link_key: str) -> Signature | None:
         .first()
     )
     if signature is None or not secrets.compare_digest(signature.link_key, link_key):
-        return None
+        raise _gone()
     return signature
 
 
 @transaction.atomic
 def signature_confirm(
     *, signature_id: int, link_key: str, at=None
-) -> tuple[Signature | None, LinkOutcome]:
+) -> tuple[Signature, LinkOutcome]:
+    """The signer follows the confirmation link. A withdrawn (or deleted) signature, or an old
+    link key, raises PortalError (code ``link_revoked``)."""
     at = at or timezone.now()
     signature = _locked_signature(signature_id, link_key)
-    if signature is None or signature.status == Signature.Status.WITHDRAWN:
-        return signature, LinkOutcome.GONE
+    if signature.status == Signature.Status.WITHDRAWN:
+        raise _gone()
     if signature.status == Signature.Status.CONFIRMED:
         return signature, LinkOutcome.ALREADY
     signature.status = Signature.Status.CONFIRMED
@@ -329,6 +340,28 @@ def signature_confirm(
         to_state=Signature.Status.CONFIRMED,
     )
     return signature, LinkOutcome.DONE
+
+
+@transaction.atomic
+def signature_confirmation_resend(*, signature_id: int, link_key: str, at=None) -> Signature:
+    """The signer asks for a new confirmation link (theirs expired): it goes to the address
+    they signed with, within the same limits as signing again. Refusals raise PortalError."""
+    at = at or timezone.now()
+    signature = _locked_signature(signature_id, link_key)
+    if signature.status == Signature.Status.WITHDRAWN:
+        raise _gone()
+    if signature.status == Signature.Status.CONFIRMED:
+        raise PortalError(_("This signature is already confirmed."), code="already_confirmed")
+    if not _may_mail_again(signature, at):
+        raise PortalError(
+            _(
+                "We have sent a confirmation link to this address recently. Please check your "
+                "mailbox (and the spam folder) or try again later."
+            ),
+            code="throttled",
+        )
+    _send_signature_mail(signature=signature, template="confirm", to=signature.email, at=at)
+    return signature
 
 
 def _erase(signature: Signature, at) -> str:
@@ -356,11 +389,9 @@ def signature_withdraw(
     *, signature_id: int, link_key: str, actor=None, reason: str = "", at=None
 ) -> LinkOutcome:
     """The signer (or staff on the signer's request) withdraws: the signature stops counting
-    and its personal data is erased at once."""
+    and its personal data is erased at once. An old link key raises PortalError."""
     at = at or timezone.now()
     signature = _locked_signature(signature_id, link_key)
-    if signature is None:
-        return LinkOutcome.GONE
     if signature.status == Signature.Status.WITHDRAWN:
         return LinkOutcome.ALREADY
     from_state = _erase(signature, at)
@@ -448,7 +479,7 @@ def signature_sign_for_company(
                 company=company,
                 signed_by=user,
                 language=mail.user_language(user),
-                link_key=secrets.token_urlsafe(12),
+                link_key=links.new_key(),
                 consent_at=at,
                 confirmed_at=at,
             )
@@ -473,18 +504,19 @@ def signature_sign_for_company(
 
 
 @transaction.atomic
-def signature_withdraw_for_company(*, initiative: Initiative, membership, at=None) -> bool:
+def signature_withdraw_for_company(*, initiative: Initiative, membership, at=None) -> LinkOutcome:
+    """A company administrator withdraws the company's signature. PortalError when the company
+    has not signed."""
     signature = Signature.objects.filter(initiative=initiative, company=membership.company).first()
     if signature is None:
-        return False
-    outcome = signature_withdraw(
+        raise PortalError(_("Your company has not signed this initiative."), code="not_signed")
+    return signature_withdraw(
         signature_id=signature.pk,
         link_key=signature.link_key,
         actor=membership.user,
         reason="withdrawn by a company administrator",
         at=at,
     )
-    return outcome == LinkOutcome.DONE
 
 
 @transaction.atomic
@@ -492,7 +524,7 @@ def signatures_purge(*, at=None) -> dict:
     """What the privacy notice promises: unconfirmed signatures go after 30 days, and IP hashes
     of signatures and co-sign applications too. Set-based; running it again deletes nothing."""
     at = at or timezone.now()
-    cutoff = at - timedelta(days=conf.get("PLEDGES_RETENTION_DAYS"))
+    cutoff = at - timedelta(days=conf.get().retention_days)
     stale = Signature.objects.filter(status=Signature.Status.PENDING, created_at__lt=cutoff)
     ids = list(stale.values_list("pk", flat=True))
     deleted = 0

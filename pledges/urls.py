@@ -17,6 +17,7 @@ urlpatterns = [
     ),
     path("initiatives/<slug:slug>/signatures/", views.wall, name="wall"),
     path("signatures/confirm/<str:token>/", views.confirm, name="confirm"),
+    path("signatures/confirm/<str:token>/new-link/", views.confirm_resend, name="confirm_resend"),
     path("signatures/withdraw/<str:token>/", views.withdraw, name="withdraw"),
     path("alliance/", views.alliance, name="alliance"),
     path("alliance/co-sign/", views.cosign, name="cosign"),

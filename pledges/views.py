@@ -1,5 +1,4 @@
 import logging
-import secrets
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -11,12 +10,13 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from cqa_portal.core import pagecache, throttle
+from cqa_portal.core import errors, links, pagecache, throttle
 from cqa_portal.core.decorators import post_only
+from cqa_portal.core.errors import PortalError
 from members.access import company_admin_required, get_membership
 from members.models import MemberCompany
 
-from . import conf, selectors, services, tokens
+from . import conf, selectors, services
 from .forms import (
     HONEYPOT_FIELD,
     SIGNATURE_FORMS,
@@ -34,10 +34,10 @@ def _initiatives():
     return Initiative.objects.published().prefetch_related("items")
 
 
-def _too_many(request, scope: str, rate_setting: str):
+def _too_many(request, scope: str, rate: tuple[int, int]):
     """The 429 page when this address has posted too often (only its salted hash is kept)."""
     key = throttle.ip_hash(request)
-    if throttle.allow(scope=f"pledges.{scope}", key=key, rate=conf.get(rate_setting)):
+    if throttle.allow(scope=f"pledges.{scope}", key=key, rate=rate):
         return None
     logger.info("pledges: %s throttled", scope)
     return render(request, "429.html", status=429)
@@ -117,7 +117,7 @@ def sign(request, slug: str):
     initiative = get_object_or_404(_initiatives(), slug=slug, accepts_signatures=True)
     kind = ""
     if request.method == "POST":
-        if response := _too_many(request, "sign", "PLEDGES_SIGN_RATE"):
+        if response := _too_many(request, "sign", conf.get().sign_rate):
             return response
         kind = request.POST.get("kind", "")
         if kind not in SIGNATURE_FORMS:
@@ -140,7 +140,7 @@ def sign(request, slug: str):
                     ip_hash=throttle.ip_hash(request),
                 )
             except ValidationError as exc:
-                form.add_error(None, exc)
+                errors.add_to_form(form, exc)
             else:
                 return redirect("pledges:sign_done", slug=initiative.slug)
     context = {
@@ -158,7 +158,7 @@ def sign_done(request, slug: str):
     return render(
         request,
         "pledges/sign_done.html",
-        {"initiative": initiative, "confirm_days": conf.get("PLEDGES_CONFIRM_MAX_AGE_DAYS")},
+        {"initiative": initiative, "confirm_days": conf.get().confirm_max_age_days},
     )
 
 
@@ -183,7 +183,7 @@ def sign_company(request, slug: str):
             initiative=initiative, membership=request.membership, show_name=show_name
         )
     except ValidationError as exc:
-        messages.error(request, " ".join(exc.messages))
+        errors.add_to_messages(request, exc)
         return redirect(_back(request, initiative))
     if created:
         messages.success(
@@ -200,57 +200,114 @@ def sign_company(request, slug: str):
 @company_admin_required
 def withdraw_company(request, slug: str):
     initiative = get_object_or_404(Initiative.objects.published(), slug=slug)
-    if services.signature_withdraw_for_company(
-        initiative=initiative, membership=request.membership
-    ):
-        messages.success(request, _("Your company's signature has been withdrawn."))
+    try:
+        outcome = services.signature_withdraw_for_company(
+            initiative=initiative, membership=request.membership
+        )
+    except PortalError as exc:
+        errors.add_to_messages(request, exc)
+    else:
+        if outcome == services.LinkOutcome.DONE:
+            messages.success(request, _("Your company's signature has been withdrawn."))
     return redirect(_back(request, initiative))
 
 
-def _link_problem(request, problem: str):
+def _link_problem(request, check: links.LinkCheck, *, message: str = "", resend: str = ""):
+    """The page for a confirm or withdraw link that cannot be used: expired or used up (410),
+    not valid (404); ``resend``: the token, when a new confirmation link may be sent."""
+    if not message and resend:
+        message = _("Your signature is not confirmed yet.")
+    elif not message and check.state is links.LinkState.REVOKED:
+        message = _(
+            "If you withdrew your signature or did not confirm it within 30 days, it no longer "
+            "exists. You are welcome to sign again."
+        )
     return render(
         request,
-        "pledges/link_problem.html",
-        {"problem": problem},
-        status=410 if problem in {"expired", "gone"} else 400,
+        "core/link_problem.html",
+        {
+            "state": check.state.value,
+            "message": message,
+            "resend_url": reverse("pledges:confirm_resend", kwargs={"token": resend})
+            if resend
+            else "",
+            "back_url": reverse("pledges:open_letter"),
+            "back_label": _("Back to the open letter"),
+        },
+        status=check.http_status,
     )
 
 
 def confirm(request, token: str):
+    check = links.check(services.CONFIRM_LINK, token)
+    signature = check.obj
+    if check.state is links.LinkState.EXPIRED and signature.status == Signature.Status.PENDING:
+        return _link_problem(request, check, resend=token)
+    if check.state is links.LinkState.EXPIRED and signature.status == Signature.Status.CONFIRMED:
+        # Harmless: the signature was confirmed with it (or a newer link) in time.
+        return _confirmed(request, signature, already=True)
+    if check.state is links.LinkState.EXPIRED:  # withdrawn since
+        check = links.LinkCheck(links.LinkState.REVOKED, signature)
+    if not check.ok:
+        return _link_problem(request, check)
     try:
-        pk, key = tokens.read_confirm_token(token)
-    except tokens.LinkExpired:
-        return _link_problem(request, "expired")
-    except tokens.LinkInvalid:
-        return _link_problem(request, "invalid")
-    signature, outcome = services.signature_confirm(signature_id=pk, link_key=key)
-    if outcome == services.LinkOutcome.GONE:
-        return _link_problem(request, "gone")
+        signature, outcome = services.signature_confirm(
+            signature_id=signature.pk, link_key=signature.link_key
+        )
+    except PortalError as exc:
+        return _link_problem(
+            request, links.LinkCheck(links.LinkState.REVOKED), message=errors.text(exc)
+        )
+    return _confirmed(request, signature, already=outcome == services.LinkOutcome.ALREADY)
+
+
+def _confirmed(request, signature, *, already: bool):
     return render(
         request,
         "pledges/confirmed.html",
-        {
-            "signature": signature,
-            "initiative": signature.initiative,
-            "already": outcome == services.LinkOutcome.ALREADY,
-        },
+        {"signature": signature, "initiative": signature.initiative, "already": already},
+    )
+
+
+@post_only(back="pledges:confirm")
+def confirm_resend(request, token: str):
+    """The form on an expired confirmation link's page: a new link to the signer's address."""
+    check = links.check(services.CONFIRM_LINK, token)
+    if check.state not in {links.LinkState.VALID, links.LinkState.EXPIRED}:
+        return _link_problem(request, check)
+    if response := _too_many(request, "resend", conf.get().sign_rate):
+        return response
+    try:
+        services.signature_confirmation_resend(
+            signature_id=check.obj.pk, link_key=check.obj.link_key
+        )
+    except PortalError as exc:
+        if exc.code == "link_revoked":
+            return _link_problem(
+                request, links.LinkCheck(links.LinkState.REVOKED), message=errors.text(exc)
+            )
+        return _link_problem(request, check, message=errors.text(exc))
+    return render(
+        request,
+        "pledges/link_resent.html",
+        {"confirm_days": conf.get().confirm_max_age_days},
     )
 
 
 @require_http_methods(["GET", "POST"])
 def withdraw(request, token: str):
-    try:
-        pk, key = tokens.read_withdraw_token(token)
-    except tokens.LinkInvalid:
-        return _link_problem(request, "invalid")
+    check = links.check(services.WITHDRAW_LINK, token)
+    if not check.ok:
+        return _link_problem(request, check)
+    signature = check.obj
     if request.method == "POST":
-        outcome = services.signature_withdraw(signature_id=pk, link_key=key)
-        if outcome == services.LinkOutcome.GONE:
-            return _link_problem(request, "gone")
+        try:
+            services.signature_withdraw(signature_id=signature.pk, link_key=signature.link_key)
+        except PortalError as exc:
+            return _link_problem(
+                request, links.LinkCheck(links.LinkState.REVOKED), message=errors.text(exc)
+            )
         return render(request, "pledges/withdrawn.html")
-    signature = Signature.objects.select_related("initiative").filter(pk=pk).first()
-    if signature is None or not secrets.compare_digest(signature.link_key, key):
-        return _link_problem(request, "gone")
     if signature.status == Signature.Status.WITHDRAWN:
         return render(request, "pledges/withdrawn.html")
     return render(request, "pledges/withdraw.html", {"signature": signature})
@@ -300,7 +357,7 @@ def cosign(request):
         raise Http404
     form = CoSignForm(request.POST or None)
     if request.method == "POST":
-        if response := _too_many(request, "cosign", "PLEDGES_COSIGN_RATE"):
+        if response := _too_many(request, "cosign", conf.get().cosign_rate):
             return response
         if request.POST.get(HONEYPOT_FIELD):
             logger.info("pledges: honeypot filled, co-sign application ignored")
@@ -311,7 +368,7 @@ def cosign(request):
                     alliance=alliance, data=form.cleaned_data, ip_hash=throttle.ip_hash(request)
                 )
             except ValidationError as exc:
-                form.add_error(None, exc)
+                errors.add_to_form(form, exc)
             else:
                 return redirect("pledges:cosign_done")
     return render(

@@ -21,8 +21,8 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from cqa_portal.core.reference import RegionGroup, region_group_of
 from members.models import CompanyMembership, MemberCompany
-from members.reference import RegionGroup, region_group_of
 
 from . import covid, services
 from .models import Answer, Question, QuestionOption, Response, Survey

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 
 from cqa_portal.core import exports
 from cqa_portal.core.exports import Sheet
-from members.reference import PROVINCE_NAMES_ZH, IndustrySection, Province, RegionGroup
+from cqa_portal.core.reference import PROVINCE_NAMES_ZH, IndustrySection, Province, RegionGroup
 
 from .models import Answer, Question, Response, Survey
 from .selectors import questions_of

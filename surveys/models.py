@@ -12,9 +12,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from cqa_portal.core.localize import in_english, localized
+from cqa_portal.core.reference import IndustrySection, Province, RegionGroup
 from cqa_portal.core.validators import validate_multi_line, validate_single_line
 from members.models import MemberCompany
-from members.reference import IndustrySection, Province, RegionGroup
 
 
 class Survey(models.Model):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.utils.translation import gettext as _
 
 from cqa_portal.core.localize import in_english as _english
-from members.reference import INDUSTRY_NAMES_ZH, IndustrySection, RegionGroup
+from cqa_portal.core.reference import INDUSTRY_NAMES_ZH, IndustrySection, RegionGroup
 
 from . import charts, covid
 from .summary import DIMENSIONS

@@ -18,10 +18,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from cqa_portal.core import mail
+from cqa_portal.core.errors import PortalError
+from cqa_portal.core.reference import region_group_of
 from cqa_portal.core.services import audit_log, outbox_enqueue
 from cqa_portal.core.site import absolute_url
 from members.models import CompanyMembership, MemberCompany
-from members.reference import region_group_of
 
 from .forms import CleanAnswer
 from .models import (
@@ -65,13 +66,13 @@ def response_save(
     """
     survey = Survey.objects.get(pk=survey.pk)
     if not survey.is_accepting:
-        raise ValidationError(_("This survey is not open for answers."))
+        raise PortalError(_("This survey is not open for answers."))
     response, _created = Response.objects.get_or_create(
         survey=survey, company=company, defaults={"created_by": user}
     )
     response = Response.objects.select_for_update().get(pk=response.pk)
     if response.is_submitted and not submit:
-        raise ValidationError(
+        raise PortalError(
             _("Your response is already submitted: submit your changes instead of a draft.")
         )
     Answer.objects.filter(response=response).delete()
@@ -79,7 +80,7 @@ def response_save(
     for answer in answers:
         question = answer.question
         if question.survey_id != survey.pk:
-            raise ValidationError(_("An answer does not belong to this survey."))
+            raise PortalError(_("An answer does not belong to this survey."))
         if question.is_choice:
             for option in answer.options:
                 rows.append(
@@ -137,11 +138,11 @@ def survey_set_status(*, survey: Survey, status: str, actor=None, reason: str = 
         return False
     if status == Survey.Status.OPEN:
         if not survey.questions.exists():
-            raise ValidationError(_("A survey needs at least one question before it can open."))
+            raise PortalError(_("A survey needs at least one question before it can open."))
         if survey.questions.filter(kind__in=Question.CHOICE_KINDS, options__isnull=True).exists():
-            raise ValidationError(_("Every choice question needs answer options before opening."))
+            raise PortalError(_("Every choice question needs answer options before opening."))
     if status == Survey.Status.DRAFT and survey.responses.exists():
-        raise ValidationError(_("A survey with responses cannot go back to draft."))
+        raise PortalError(_("A survey with responses cannot go back to draft."))
     was = survey.status
     survey.status = status
     survey.save(update_fields=["status", "updated_at"])
@@ -223,16 +224,16 @@ def question_condition_check(*, question: Question, condition_options) -> None:
     options = list(condition_options or [])
     if parent is None:
         if options:
-            raise ValidationError(_("Choose the question the condition refers to."))
+            raise PortalError(_("Choose the question the condition refers to."))
         return
     if parent.survey_id != question.survey_id or parent.kind != Question.Kind.SINGLE:
-        raise ValidationError(_("A condition must refer to a single-choice question."))
+        raise PortalError(_("A condition must refer to a single-choice question."))
     if (parent.order, parent.pk or 0) >= (question.order, question.pk or 10**12):
-        raise ValidationError(_("A condition must refer to an earlier question."))
+        raise PortalError(_("A condition must refer to an earlier question."))
     if not options:
-        raise ValidationError(_("Choose the answers that show this question."))
+        raise PortalError(_("Choose the answers that show this question."))
     if any(o.question_id != parent.pk for o in options):
-        raise ValidationError(_("The chosen answers must belong to the condition's question."))
+        raise PortalError(_("The chosen answers must belong to the condition's question."))
 
 
 @transaction.atomic

@@ -20,8 +20,8 @@ from django.db.models import Aggregate, Avg, Count, FloatField, Max, Min, Q
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
+from cqa_portal.core.reference import RegionGroup
 from members.models import MemberCompany
-from members.reference import RegionGroup
 
 from . import covid
 from .models import Answer, Question, QuestionOption, Response, Survey

@@ -11,6 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from cqa_portal.core import errors
 from cqa_portal.core.decorators import post_only, staff_required
 from members.access import company_member_required
 
@@ -54,7 +55,7 @@ def fill(request, slug):
                     submit=submit,
                 )
             except ValidationError as exc:
-                form.add_error(None, exc)
+                errors.add_to_form(form, exc)
             else:
                 if submit:
                     messages.success(

@@ -205,8 +205,8 @@ def drill() -> dict:
             f"database {settings.DATABASES['default']['NAME']}"
             f"{' (created)' if created else ''}, broker {redis.url}, "
             f"SMTP sink 127.0.0.1:{sink.port}, stale-claim window "
-            f"{settings.OUTBOX_STALE_CLAIM_SECONDS}s, batches of {conf.mail_batch_size()}, "
-            f"claim window {conf.mail_claim_window()}"
+            f"{settings.OUTBOX_STALE_CLAIM_SECONDS}s, batches of {conf.get().mail_batch_size}, "
+            f"claim window {conf.get().mail_claim_window}"
         )
         session_id = seed()
         connection.close()
@@ -343,9 +343,9 @@ def main() -> int:
             len(kills) == len(KILLS)
             and all(0 < k["transmissions_at_kill"] < REGISTRANTS for k in kills)
         ),
-        f"at most one claim window ({conf.mail_claim_window()}) retransmitted per kill "
+        f"at most one claim window ({conf.get().mail_claim_window}) retransmitted per kill "
         f"({figures['retransmissions']} for {len(kills)} kills)": (
-            figures["retransmissions"] <= len(kills) * conf.mail_claim_window()
+            figures["retransmissions"] <= len(kills) * conf.get().mail_claim_window
         ),
         "the mail in the SMTP exchange at the kill was retransmitted as the same message": (
             figures["mail_in_smtp_at_kill_transmissions"] == 2

@@ -27,7 +27,7 @@ def _clean(value: str) -> str | None:
 
 def client_ip(request) -> str | None:
     """The client's IP address, or None when not even ``REMOTE_ADDR`` holds one."""
-    count = int(getattr(settings, "TRUSTED_PROXY_COUNT", 0) or 0)
+    count = int(settings.TRUSTED_PROXY_COUNT or 0)
     if count > 0:
         forwarded = [
             part.strip()

@@ -21,8 +21,8 @@ class SecurityHeadersMiddleware:
         from django.conf import settings
 
         self.get_response = get_response
-        self.policy = getattr(settings, "CONTENT_SECURITY_POLICY", "")
-        self.permissions = getattr(settings, "PERMISSIONS_POLICY", "")
+        self.policy = settings.CONTENT_SECURITY_POLICY
+        self.permissions = settings.PERMISSIONS_POLICY
 
     def __call__(self, request):
         response = self.get_response(request)

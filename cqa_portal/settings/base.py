@@ -215,10 +215,43 @@ IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
 OUTBOX_STALE_CLAIM_SECONDS = env.int("OUTBOX_STALE_CLAIM_SECONDS", default=600)
 OUTBOX_MAX_ATTEMPTS = 6
 
-# Free courses (courses/conf.py has the other knobs): reminders go this many minutes before the
-# start; one whose moment passed more than the grace minutes ago is skipped, never sent late.
+# App settings: each app reads its own only through its typed ``<app>/conf.py``.
+# Free courses: reminders go this many minutes before the start; one whose moment passed more
+# than the grace minutes ago is skipped, never sent late.
 COURSES_REMINDER_OFFSETS = env.list("COURSES_REMINDER_OFFSETS", cast=int, default=[1440, 60])
 COURSES_REMINDER_GRACE_MINUTES = env.int("COURSES_REMINDER_GRACE_MINUTES", default=30)
+# Seconds a visitor's email confirmation link stays valid.
+COURSES_CONFIRM_MAX_AGE = env.int("COURSES_CONFIRM_MAX_AGE", default=48 * 3600)
+# Mails per SMTP connection and task, and per claiming statement of the batch sender.
+COURSES_MAIL_BATCH_SIZE = env.int("COURSES_MAIL_BATCH_SIZE", default=300)
+COURSES_MAIL_CLAIM_WINDOW = env.int("COURSES_MAIL_CLAIM_WINDOW", default=20)
+COURSES_CALENDAR_DOMAIN = env("COURSES_CALENDAR_DOMAIN", default="courses.caq.example.org")
+# Visitors' registration requests per client address: (requests, window in seconds).
+COURSES_REGISTER_RATE = (
+    env.int("COURSES_REGISTER_RATE_REQUESTS", default=10),
+    env.int("COURSES_REGISTER_RATE_WINDOW", default=600),
+)
+
+# Open letters and initiatives: a confirmation link works this many days; signing again
+# re-sends it at most every PLEDGES_RESEND_INTERVAL seconds and PLEDGES_MAX_MAILS times.
+PLEDGES_CONFIRM_MAX_AGE_DAYS = env.int("PLEDGES_CONFIRM_MAX_AGE_DAYS", default=7)
+PLEDGES_RESEND_INTERVAL = env.int("PLEDGES_RESEND_INTERVAL", default=600)
+PLEDGES_MAX_MAILS = env.int("PLEDGES_MAX_MAILS", default=5)
+# Per client address: (requests, window in seconds); generous for one office network.
+PLEDGES_SIGN_RATE = (
+    env.int("PLEDGES_SIGN_RATE_REQUESTS", default=20),
+    env.int("PLEDGES_SIGN_RATE_WINDOW", default=3600),
+)
+PLEDGES_COSIGN_RATE = (
+    env.int("PLEDGES_COSIGN_RATE_REQUESTS", default=5),
+    env.int("PLEDGES_COSIGN_RATE_WINDOW", default=3600),
+)
+# Privacy notice: unconfirmed signatures and IP hashes are deleted after this many days.
+PLEDGES_RETENTION_DAYS = env.int("PLEDGES_RETENTION_DAYS", default=30)
+PLEDGES_WALL_PAGE_SIZE = env.int("PLEDGES_WALL_PAGE_SIZE", default=50)
+
+# Members: an invitation link works this many days.
+MEMBERS_INVITATION_MAX_AGE_DAYS = env.int("MEMBERS_INVITATION_MAX_AGE_DAYS", default=14)
 
 # The association, shown in the footer.
 PORTAL = {

@@ -116,7 +116,7 @@ def test_without_trusted_proxies_a_forged_header_does_not_dodge_the_login_limit(
 # --- the portal's throttles: signing and course registration --------------------------------
 
 SIGN_LIMIT = 3
-COURSE_LIMIT = 10  # courses.views.VISITOR_REQUESTS_PER_WINDOW
+COURSE_LIMIT = 10  # settings.COURSES_REGISTER_RATE
 
 
 @pytest.fixture

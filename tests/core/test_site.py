@@ -183,14 +183,15 @@ def test_course_registration_mails_link_to_site_url(client, django_capture_on_co
 
 
 def test_course_calendars_and_the_feed_address_use_site_url(client):
-    from courses import tokens
+    from courses.models import MANAGE_LINK
+    from cqa_portal.core.links import make
 
     registration = RegistrationFactory(session=SessionFactory())
     join_url = registration.session.join_url
 
     for path in (
         "/courses/calendar.ics",
-        f"/courses/registration/{tokens.manage_token(registration.pk)}/calendar.ics",
+        f"/courses/registration/{make(MANAGE_LINK, registration)}/calendar.ics",
     ):
         response = client.get(path)
         assert response.status_code == 200

@@ -1,13 +1,13 @@
 import re
 from datetime import timedelta
-from unittest import mock
 
 import pytest
 from django.core import signing
 from django.utils import timezone
 
-from courses import services, tokens
-from courses.models import Registration, Session
+from courses import services
+from courses.models import CONFIRM_LINK, MANAGE_LINK, Registration, Session
+from cqa_portal.core import links
 from cqa_portal.core.models import AuditEntry, OutboxMessage
 from tests.factories import UserFactory
 
@@ -137,17 +137,77 @@ def test_already_confirmed_visitor_gets_a_reminder_mail_not_a_new_row(
     assert "您已报名" in mailoutbox[0].subject
 
 
-def test_expired_confirmation_link_says_so(client):
+def test_expired_confirmation_link_says_so_and_offers_a_new_one(
+    client, mailoutbox, django_capture_on_commit_callbacks
+):
     session = SessionFactory()
-    registration = RegistrationFactory(session=session, status=Registration.Status.PENDING)
-    token = tokens.confirm_token(registration.pk)
-    later = timezone.now() + timedelta(hours=49)
-    with mock.patch("django.core.signing.time.time", return_value=later.timestamp()):
-        response = client.get(f"/courses/confirm/{token}/")
-    assert response.status_code == 400
-    assert "确认链接已过期" in response.content.decode()
+    registration = RegistrationFactory(
+        session=session, status=Registration.Status.PENDING, email="late@example.com"
+    )
+    token = links.make(CONFIRM_LINK, registration, at=timezone.now() - timedelta(hours=49))
+    response = client.get(f"/courses/confirm/{token}/")
+    assert response.status_code == 410
+    html = response.content.decode()
+    assert "此链接已过期" in html and "您的报名尚未确认" in html
+    assert f'action="/courses/confirm/{token}/new-link/"' in html
     registration.refresh_from_db()
     assert registration.status == Registration.Status.PENDING
+
+    # Within five minutes of the last mail: refused with the reason, nothing sent.
+    too_soon = client.post(f"/courses/confirm/{token}/new-link/")
+    assert too_soon.status_code == 410 and "几分钟前" in too_soon.content.decode()
+    assert mailoutbox == []
+
+    Registration.objects.filter(pk=registration.pk).update(
+        updated_at=timezone.now() - timedelta(minutes=10)
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        sent = client.post(f"/courses/confirm/{token}/new-link/")
+    assert sent.status_code == 200 and "新的确认链接" in sent.content.decode()
+    assert [m.to for m in mailoutbox] == [["late@example.com"]]
+    new_path = re.search(r"(/courses/confirm/[^/\s]+/)", mailoutbox[0].body).group(1)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.get(new_path).status_code == 200
+    registration.refresh_from_db()
+    assert registration.status == Registration.Status.CONFIRMED
+    # The expired link now shows the confirmed registration instead of a problem.
+    assert client.get(f"/courses/confirm/{token}/").status_code == 200
+
+
+def test_confirmation_link_expiry_follows_the_setting(client, settings):
+    registration = RegistrationFactory(status=Registration.Status.PENDING)
+    token = links.make(CONFIRM_LINK, registration, at=timezone.now() - timedelta(hours=3))
+    settings.COURSES_CONFIRM_MAX_AGE = 2 * 3600
+    assert client.get(f"/courses/confirm/{token}/").status_code == 410
+    settings.COURSES_CONFIRM_MAX_AGE = 4 * 3600
+    assert client.get(f"/courses/confirm/{token}/").status_code == 200
+
+
+def test_new_confirmation_links_are_throttled_per_address(client, settings):
+    registration = RegistrationFactory(status=Registration.Status.PENDING)
+    token = links.make(CONFIRM_LINK, registration, at=timezone.now() - timedelta(hours=49))
+    settings.COURSES_REGISTER_RATE = (2, 600)
+    statuses = [client.post(f"/courses/confirm/{token}/new-link/").status_code for _ in "abc"]
+    assert statuses[-1] == 429
+
+
+def test_revoked_registration_links_say_so(client):
+    registration = RegistrationFactory(status=Registration.Status.PENDING)
+    confirm, manage = links.make(CONFIRM_LINK, registration), links.make(MANAGE_LINK, registration)
+    links.rotate_key(registration)
+    for path in (f"/courses/confirm/{confirm}/", f"/courses/registration/{manage}/"):
+        response = client.get(path)
+        assert response.status_code == 410
+        assert 'data-state="revoked"' in response.content.decode()
+    registration.refresh_from_db()
+    assert registration.status == Registration.Status.PENDING
+
+
+def test_registration_link_is_the_same_in_every_mail_and_page(client):
+    registration = RegistrationFactory()
+    assert links.make(MANAGE_LINK, registration) == links.make(
+        MANAGE_LINK, Registration.objects.get(pk=registration.pk)
+    )
 
 
 @pytest.mark.parametrize(
@@ -156,13 +216,15 @@ def test_expired_confirmation_link_says_so(client):
         "garbage",
         "1:abc:def",
         signing.TimestampSigner(salt="other").sign("1"),
+        signing.TimestampSigner(salt=CONFIRM_LINK.salt).sign("1"),  # the old id-only format
     ],
 )
 def test_tampered_confirmation_link_says_so(client, token):
     RegistrationFactory(status=Registration.Status.PENDING)
     response = client.get(f"/courses/confirm/{token}/")
-    assert response.status_code == 400
-    assert "确认链接无效" in response.content.decode()
+    assert response.status_code == 404
+    assert "链接无效" in response.content.decode()
+    assert "new-link" not in response.content.decode()
 
 
 def test_cancelled_session_refuses_registration(client):
@@ -186,8 +248,8 @@ def test_confirming_after_the_session_was_cancelled_is_refused(client):
     session = SessionFactory()
     registration = RegistrationFactory(session=session, status=Registration.Status.PENDING)
     Session.objects.filter(pk=session.pk).update(status=Session.Status.CANCELLED)
-    response = client.get(f"/courses/confirm/{tokens.confirm_token(registration.pk)}/")
-    assert response.status_code == 400
+    response = client.get(f"/courses/confirm/{links.make(CONFIRM_LINK, registration)}/")
+    assert response.status_code == 410
     assert "本场课程已取消" in response.content.decode()
 
 
@@ -258,9 +320,9 @@ def test_cancel_link_in_the_mail_asks_before_cancelling(
 
 def test_tampered_cancel_link_is_refused(client):
     registration = RegistrationFactory()
-    token = tokens.manage_token(registration.pk)
+    token = links.make(MANAGE_LINK, registration)
     forged = token[:-2] + ("aa" if not token.endswith("aa") else "bb")
-    assert client.post(f"/courses/registration/{forged}/").status_code == 400
+    assert client.post(f"/courses/registration/{forged}/").status_code == 404
     registration.refresh_from_db()
     assert registration.status == Registration.Status.CONFIRMED
 
@@ -284,10 +346,10 @@ def test_registration_ics_link_carries_the_join_link_only_when_confirmed(client)
     session = SessionFactory()
     confirmed = RegistrationFactory(session=session)
     waiting = RegistrationFactory(session=session, status=Registration.Status.WAITING)
-    ok = client.get(f"/courses/registration/{tokens.manage_token(confirmed.pk)}/calendar.ics")
+    ok = client.get(f"/courses/registration/{links.make(MANAGE_LINK, confirmed)}/calendar.ics")
     assert ok.status_code == 200
     assert session.join_url in ok.content.decode().replace("\r\n ", "")
-    queued = client.get(f"/courses/registration/{tokens.manage_token(waiting.pk)}/calendar.ics")
+    queued = client.get(f"/courses/registration/{links.make(MANAGE_LINK, waiting)}/calendar.ics")
     assert session.join_url not in queued.content.decode().replace("\r\n ", "")
 
 

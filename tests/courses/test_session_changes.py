@@ -7,6 +7,7 @@ from django.utils import timezone
 from courses import services
 from courses.models import Registration, Session
 from cqa_portal.core import services as core_services
+from cqa_portal.core.errors import PortalError
 from cqa_portal.core.models import AuditEntry
 from tests.factories import StaffFactory
 
@@ -169,7 +170,7 @@ def test_setting_the_status_to_cancelled_in_the_form_is_a_cancel_with_notice(
 def test_past_session_cannot_be_cancelled():
     start = timezone.now() - timedelta(days=3)
     session = SessionFactory(starts_at=start, ends_at=start + timedelta(hours=1))
-    with pytest.raises(services.CourseError):
+    with pytest.raises(PortalError):
         services.session_cancel(session_id=session.pk, actor=None, reason="")
 
 

@@ -5,6 +5,7 @@ from decimal import Decimal
 import factory
 from django.utils import timezone
 
+from cqa_portal.core.validators import USCC_ALPHABET, uscc_check_char
 from members.models import (
     CompanyMembership,
     MemberCompany,
@@ -13,7 +14,6 @@ from members.models import (
     ReliefReason,
     ReliefRequest,
 )
-from members.validators import USCC_ALPHABET, uscc_check_char
 from tests.factories import UserFactory
 
 _rng = random.Random(42)

@@ -1,7 +1,11 @@
 import re
+from datetime import timedelta
+from unittest import mock
 
 import pytest
+from django.utils import timezone
 
+from members import services
 from members.models import CompanyMembership, Invitation
 from tests.factories import UserFactory
 
@@ -38,8 +42,66 @@ def test_admin_invites_colleague_who_signs_up_and_accepts(
     membership = CompanyMembership.objects.get(user=colleague)
     assert membership.company == admin_member.company
     assert membership.role == CompanyMembership.Role.COLLEAGUE
-    # A used link is no longer valid.
-    assert client.get(path).status_code == 404
+    # A used link is no longer valid, and says so.
+    used = client.get(path)
+    assert used.status_code == 410
+    assert "此邀请已被接受" in used.content.decode()
+
+
+def test_invitation_link_is_the_same_in_the_mail_and_on_the_member_page(
+    client, admin_member, django_capture_on_commit_callbacks, mailoutbox
+):
+    """The link counts from the invitation, not from the page view: no second boundary can
+    make the two differ (the old flaky test above)."""
+    client.force_login(admin_member.user)
+    with mock.patch("django.utils.timezone.now", return_value=timezone.now()):
+        _invite(client, "colleague@example.com", django_capture_on_commit_callbacks)
+    invitation = Invitation.objects.get()
+    path = re.search(r"(/members/invitations/[^/\s]+/)", mailoutbox[0].body).group(1)
+    later = timezone.now() + timedelta(hours=3)
+    with mock.patch("django.utils.timezone.now", return_value=later):
+        assert path == f"/members/invitations/{services.invitation_link(invitation)}/"
+    client.force_login(UserFactory(email="colleague@example.com"))
+    assert path in client.get("/members/").content.decode()
+
+
+def test_withdrawn_invitation_link_says_so(client, admin_member):
+    invitation = Invitation.objects.create(company=admin_member.company, email="x@example.com")
+    path = f"/members/invitations/{services.invitation_link(invitation)}/"
+    assert client.get(path).status_code == 200
+    services.invitation_revoke(invitation=invitation, actor=admin_member.user)
+    response = client.get(path)
+    assert response.status_code == 410
+    html = response.content.decode()
+    assert "此邀请已撤回" in html and "请联系贵单位管理员重新发送邀请" in html
+
+
+def test_expired_invitation_link_says_so_and_inviting_again_sends_a_new_one(
+    client, admin_member, django_capture_on_commit_callbacks, mailoutbox, settings
+):
+    invitation = Invitation.objects.create(company=admin_member.company, email="x@example.com")
+    Invitation.objects.filter(pk=invitation.pk).update(
+        created_at=timezone.now() - timedelta(days=15)
+    )
+    invitation.refresh_from_db()
+    path = f"/members/invitations/{services.invitation_link(invitation)}/"
+    response = client.get(path)
+    assert response.status_code == 410
+    assert "此链接已过期" in response.content.decode()
+    settings.MEMBERS_INVITATION_MAX_AGE_DAYS = 30  # the expiry is read from the settings
+    assert client.get(path).status_code == 200
+    settings.MEMBERS_INVITATION_MAX_AGE_DAYS = 14
+
+    client.force_login(admin_member.user)
+    _invite(client, "x@example.com", django_capture_on_commit_callbacks)
+    invitation.refresh_from_db()
+    assert invitation.revoked_at is not None
+    fresh = Invitation.objects.get(revoked_at__isnull=True)
+    new_path = re.search(r"(/members/invitations/[^/\s]+/)", mailoutbox[0].body).group(1)
+    assert new_path == f"/members/invitations/{services.invitation_link(fresh)}/"
+    client.logout()
+    assert client.get(new_path).status_code == 200
+    assert client.get(path).status_code == 410
 
 
 def test_invitation_accepted_only_by_the_invited_address(
@@ -57,7 +119,7 @@ def test_invitation_accepted_only_by_the_invited_address(
 def test_forged_invitation_link_is_refused(client, db):
     response = client.get("/members/invitations/1:forged:token/")
     assert response.status_code == 404
-    assert "邀请链接无效" in response.content.decode()
+    assert "此链接无效" in response.content.decode()
 
 
 def test_cannot_invite_a_user_of_another_company(client, admin_member, other_member):

@@ -1,7 +1,7 @@
 import pytest
 from django.core.exceptions import ValidationError
 
-from members.validators import uscc_check_ok, uscc_format_ok, validate_uscc_format
+from cqa_portal.core.validators import uscc_check_ok, uscc_format_ok, validate_uscc_format
 
 
 def test_known_valid_code():

@@ -1,15 +1,17 @@
 """Sign → email → confirm → counted; bad input; duplicates; withdrawal; links."""
 
 import re
-import time
+from datetime import timedelta
 from unittest import mock
 
 import pytest
 from django.core import signing
 from django.test import override_settings
+from django.utils import timezone
 
+from cqa_portal.core import links
 from cqa_portal.core.models import AuditEntry, OutboxMessage
-from pledges import services, tokens
+from pledges import services
 from pledges.models import Signature, SignatureTally
 
 from .factories import PILOT_USCC, VALID_USCC, SignatureFactory
@@ -345,42 +347,117 @@ def _signed(initiative, **kwargs):
     )
 
 
-def test_expired_confirm_link_changes_nothing(client, initiative):
+def test_expired_confirm_link_changes_nothing_and_offers_a_new_link(client, initiative):
     signature = _signed(initiative)
-    token = tokens.confirm_token(signature)
-    later = time.time() + 8 * 24 * 3600
-    with mock.patch("django.core.signing.time.time", return_value=later):
-        response = client.get(f"/signatures/confirm/{token}/")
+    token = links.make(services.CONFIRM_LINK, signature, at=timezone.now() - timedelta(days=8))
+    response = client.get(f"/signatures/confirm/{token}/")
     assert response.status_code == 410
-    assert "确认链接已过期" in response.content.decode()
+    html = response.content.decode()
+    assert "此链接已过期" in html and 'data-state="expired"' in html
+    assert f'action="/signatures/confirm/{token}/new-link/"' in html
     signature.refresh_from_db()
     assert signature.status == Signature.Status.PENDING
+
+
+def test_confirm_link_expiry_follows_the_setting(client, initiative, settings):
+    signature = _signed(initiative)
+    token = links.make(services.CONFIRM_LINK, signature, at=timezone.now() - timedelta(days=2))
+    settings.PLEDGES_CONFIRM_MAX_AGE_DAYS = 1
+    assert client.get(f"/signatures/confirm/{token}/").status_code == 410
+    settings.PLEDGES_CONFIRM_MAX_AGE_DAYS = 3
+    assert client.get(f"/signatures/confirm/{token}/").status_code == 200
+    signature.refresh_from_db()
+    assert signature.status == Signature.Status.CONFIRMED
+
+
+def test_expired_link_sends_a_new_confirmation_to_the_signers_address(
+    client, initiative, mailoutbox, django_capture_on_commit_callbacks
+):
+    signature = _signed(initiative, email="signer@example.com", confirmations_sent=1)
+    old = timezone.now() - timedelta(days=8)
+    Signature.objects.filter(pk=signature.pk).update(confirmation_sent_at=old)
+    token = links.make(services.CONFIRM_LINK, signature, at=old)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(f"/signatures/confirm/{token}/new-link/")
+    assert response.status_code == 200
+    assert "新的确认链接" in response.content.decode()
+    assert [m.to for m in mailoutbox] == [["signer@example.com"]]
+    assert client.get(link_from(mailoutbox[0], "confirm")).status_code == 200
+    signature.refresh_from_db()
+    assert signature.status == Signature.Status.CONFIRMED
+
+    # Once confirmed, the old link says so instead of offering another mail.
+    assert client.get(f"/signatures/confirm/{token}/").status_code == 200
+    again = client.post(f"/signatures/confirm/{token}/new-link/")
+    assert again.status_code == 410 and len(mailoutbox) == 1
+
+
+def test_new_link_requests_are_limited(client, initiative, mailoutbox, settings):
+    signature = _signed(initiative, confirmations_sent=1)
+    old = timezone.now() - timedelta(days=8)
+    token = links.make(services.CONFIRM_LINK, signature, at=old)
+    # Within the resend interval: nothing is sent, the page says why.
+    Signature.objects.filter(pk=signature.pk).update(confirmation_sent_at=timezone.now())
+    response = client.post(f"/signatures/confirm/{token}/new-link/")
+    assert response.status_code == 410 and "最近已向此地址发送" in response.content.decode()
+    # The per-address throttle (core.throttle) stops a flood before the service is asked.
+    settings.PLEDGES_SIGN_RATE = (2, 3600)
+    statuses = [client.post(f"/signatures/confirm/{token}/new-link/").status_code for _ in "ab"]
+    assert statuses[-1] == 429
+    assert not OutboxMessage.objects.exists()
+
+
+def test_revoked_confirm_link_says_it_was_replaced(client, initiative):
+    signature = _signed(initiative)
+    token = links.make(services.CONFIRM_LINK, signature)
+    links.rotate_key(signature)
+    response = client.get(f"/signatures/confirm/{token}/")
+    assert response.status_code == 410
+    assert 'data-state="revoked"' in response.content.decode()
+    signature.refresh_from_db()
+    assert signature.status == Signature.Status.PENDING
+    assert (
+        client.get(
+            f"/signatures/confirm/{links.make(services.CONFIRM_LINK, signature)}/"
+        ).status_code
+        == 200
+    )
 
 
 @pytest.mark.parametrize("tamper", ["pk", "key", "signature", "garbage"])
 def test_tampered_confirm_link_changes_nothing(client, initiative, tamper):
     signature = _signed(initiative)
     other = _signed(initiative)
-    token = tokens.confirm_token(signature)
+    token = links.make(services.CONFIRM_LINK, signature)
     if tamper == "pk":
-        value, _, rest = token.partition(":")
-        token = f"{other.pk}.{signature.link_key}:{rest}"
+        value, _, rest = token.partition(".")
+        token = f"{other.pk}.{rest}"
     elif tamper == "key":
-        token = signing.TimestampSigner(salt="wrong").sign(f"{signature.pk}.{signature.link_key}")
+        token = signing.Signer(salt="wrong").sign(f"{signature.pk}.{signature.link_key}.1")
     elif tamper == "signature":
         token = token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB")
     else:
         token = "not-a-token"
     response = client.get(f"/signatures/confirm/{token}/")
-    assert response.status_code == 400
+    assert response.status_code == 404
     assert "链接无效" in response.content.decode()
+    assert "new-link" not in response.content.decode()
     assert not Signature.objects.filter(status=Signature.Status.CONFIRMED).exists()
 
 
 def test_withdraw_token_cannot_confirm(client, initiative):
     signature = _signed(initiative)
-    response = client.get(f"/signatures/confirm/{tokens.withdraw_token(signature)}/")
-    assert response.status_code == 400
+    response = client.get(f"/signatures/confirm/{links.make(services.WITHDRAW_LINK, signature)}/")
+    assert response.status_code == 404
+
+
+def test_links_in_mails_sent_before_the_core_links_module_still_work(client, initiative):
+    signature = _signed(initiative)
+    payload = f"{signature.pk}.{signature.link_key}"
+    old_confirm = signing.TimestampSigner(salt=services.CONFIRM_LINK.salt).sign(payload)
+    old_withdraw = signing.Signer(salt=services.WITHDRAW_LINK.salt).sign(payload)
+    assert client.get(f"/signatures/confirm/{old_confirm}/").status_code == 200
+    assert client.get(f"/signatures/withdraw/{old_withdraw}/").status_code == 200
 
 
 def test_withdraw_erases_personal_data_and_the_count_drops(
@@ -423,7 +500,7 @@ def test_withdraw_erases_personal_data_and_the_count_drops(
 
 def test_unconfirmed_signature_can_be_withdrawn_too(client, initiative):
     signature = _signed(initiative)
-    response = client.post(f"/signatures/withdraw/{tokens.withdraw_token(signature)}/")
+    response = client.post(f"/signatures/withdraw/{links.make(services.WITHDRAW_LINK, signature)}/")
     assert response.status_code == 200
     signature.refresh_from_db()
     assert signature.status == Signature.Status.WITHDRAWN and signature.email == ""
@@ -432,16 +509,16 @@ def test_unconfirmed_signature_can_be_withdrawn_too(client, initiative):
 
 def test_tampered_withdraw_link_changes_nothing(client, initiative):
     signature = SignatureFactory(initiative=initiative)
-    token = tokens.withdraw_token(signature)[:-2] + "xx"
-    assert client.post(f"/signatures/withdraw/{token}/").status_code == 400
-    assert client.get(f"/signatures/withdraw/{token}/").status_code == 400
+    token = links.make(services.WITHDRAW_LINK, signature)[:-2] + "xx"
+    assert client.post(f"/signatures/withdraw/{token}/").status_code == 404
+    assert client.get(f"/signatures/withdraw/{token}/").status_code == 404
     signature.refresh_from_db()
     assert signature.status == Signature.Status.CONFIRMED and signature.name
 
 
 def test_link_to_a_purged_signature_says_it_is_gone(client, initiative):
     signature = _signed(initiative)
-    token = tokens.confirm_token(signature)
+    token = links.make(services.CONFIRM_LINK, signature)
     signature.delete()
     response = client.get(f"/signatures/confirm/{token}/")
     assert response.status_code == 410

@@ -78,6 +78,9 @@ RULES: dict[str, tuple[str | None, object, object, object, object]] = {
     ),
     "courses:registration_ics": ("token", {400, 404}, {400, 404}, {400, 404}, {400, 404}),
     "members:invitation": ("token", 404, 404, 404, 404),
+    # a new confirmation link (the form on an expired link's page) only takes POST
+    "pledges:confirm_resend": ("token", 405, 405, 405, 405),
+    "courses:confirm_resend": ("token", 405, 405, 405, 405),
     # actions that only take POST: a GET is the 405 page for everybody (core post_only comes
     # first, so nobody is sent to log in only to land on a 405)
     "pledges:sign_company": ("initiative", 405, 405, 405, 405),

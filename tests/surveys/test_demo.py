@@ -5,8 +5,8 @@ import random
 
 import pytest
 
+from cqa_portal.core.reference import Province
 from members.models import MemberCompany
-from members.reference import Province
 from surveys import covid, demo
 from surveys.models import Response, Survey
 from surveys.summary import compute_summary

@@ -8,8 +8,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from cqa_portal.core.reference import region_group_of
 from members.models import MemberCompany
-from members.reference import region_group_of
 from surveys.summary import compute_summary, public_summary, quantiles_by_window, suppressed_groups
 
 from .factories import CompanyFactory, covid_survey, file_response

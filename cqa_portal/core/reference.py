@@ -1,5 +1,5 @@
-"""Reference data from national standards: provinces (GB/T 2260), the survey's region groups and
-industry sections (GB/T 4754-2017)."""
+"""Reference data shared by the apps, from national standards: provinces (GB/T 2260), the
+survey's region groups and industry sections (GB/T 4754-2017)."""
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -122,15 +122,3 @@ INDUSTRY_NAMES_ZH = {
     "Q": "卫生和社会工作", "R": "文化、体育和娱乐业", "S": "公共管理、社会保障和社会组织",
     "T": "国际组织",
 }  # fmt: skip
-
-
-# Fee-relief reason categories: the impacts named in the survey findings.
-RELIEF_REASONS = {
-    "staff_returning": _("Staff returning to their posts"),
-    "production": _("Production and manufacturing"),
-    "sales": _("Sales"),
-    "construction": _("On-site and external construction"),
-    "raw_materials": _("Raw-material supply"),
-    "costs": _("Rising costs"),
-    "other": _("Other"),
-}
