@@ -9,6 +9,7 @@ description) takes line breaks and tabs but no other control character (NUL amon
 import re
 
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxLengthValidator
 from django.utils.translation import gettext_lazy as _
 
 # C0 controls (NUL, tab, CR, LF ...), DEL, C1 controls, and the Unicode line and paragraph
@@ -33,3 +34,13 @@ def validate_single_line(value) -> None:
 def validate_multi_line(value) -> None:
     if isinstance(value, str) and MULTI_LINE_FORBIDDEN.search(value):
         raise ValidationError(MULTI_LINE_MESSAGE, code="control_characters")
+
+
+# Every email column is 254 characters (Django's EmailField). Addresses are stored lower-cased,
+# and a few letters (such as "İ") grow when lower-cased: the stored form is what must fit.
+EMAIL_MAX_LENGTH = 254
+
+
+def validate_email_length(value) -> None:
+    if isinstance(value, str):
+        MaxLengthValidator(EMAIL_MAX_LENGTH)(value.strip().lower())
