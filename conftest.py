@@ -28,6 +28,17 @@ def pytest_sessionstart(session):
 
 
 @pytest.fixture(autouse=True)
+def _default_language():
+    """Every test starts in the portal's language: a request made with the English cookie
+    (or a test's translation.activate) leaves its language active in this thread."""
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def _clean_cache():
     from django.core.cache import cache
 
