@@ -27,6 +27,31 @@ def pytest_sessionstart(session):
             raise pytest.UsageError("CI must run with Redis: set REDIS_URL")
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Transactional tests (run last) empty every table, the rows the migrations seed included
+    (membership levels, relief reasons, the COVID survey): a test database kept with
+    --reuse-db would start the next run without them. Seed them again (idempotent)."""
+    import importlib
+
+    from django.apps import apps
+
+    with django_db_blocker.unblock():
+        importlib.import_module("members.migrations.0002_relief_reasons").seed(apps, None)
+        importlib.import_module("surveys.migrations.0002_covid_survey").install(apps, None)
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    """Every test starts in the portal's language: a request made with the English cookie
+    (or a test's translation.activate) leaves its language active in this thread."""
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.deactivate()
+
+
 @pytest.fixture(autouse=True)
 def _clean_cache():
     from django.core.cache import cache

@@ -1,10 +1,9 @@
 from django import forms
-from django.core.validators import MaxLengthValidator
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
-from cqa_portal.core.forms import PortalForm, PrivacyConsentField
+from cqa_portal.core.forms import EmailField, PortalForm, PrivacyConsentField
 
 from .selectors import ScheduleFilters
 
@@ -52,9 +51,8 @@ class VisitorRegistrationForm(PortalForm):
     """A visitor registers with name, email and organisation, then confirms by email."""
 
     name = forms.CharField(label=_("Full name"), max_length=150)
-    email = forms.EmailField(
+    email = EmailField(
         label=_("Email"),
-        max_length=254,  # the column's length: a longer (valid) address would not fit
         help_text=_("We send the confirmation link, the join link and reminders here."),
     )
     organisation = forms.CharField(
@@ -63,10 +61,3 @@ class VisitorRegistrationForm(PortalForm):
         help_text=_("Company or institution you work for."),
     )
     privacy_consent = PrivacyConsentField()
-
-    def clean_email(self) -> str:
-        # Stored lower-cased; a few letters (such as "İ") grow when lower-cased, so check the
-        # length of what is stored.
-        email = self.cleaned_data["email"]
-        MaxLengthValidator(254)(email.lower())
-        return email

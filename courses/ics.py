@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from icalendar import Calendar, Event
+from icalendar import Calendar, Event, vText
 
 from cqa_portal.core.site import absolute_url
 
@@ -78,8 +78,10 @@ def calendar_bytes(
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
     calendar.add("method", "PUBLISH")
-    calendar.add("name", name)
-    calendar.add("x-wr-calname", name)
+    # icalendar does not know these two as TEXT properties (RFC 7986, and Apple's extension):
+    # vText escapes commas, semicolons, backslashes and line breaks as RFC 5545 requires.
+    calendar.add("name", vText(name))
+    calendar.add("x-wr-calname", vText(name))
     calendar.add("x-wr-timezone", timezone.get_current_timezone_name())
     calendar.add("refresh-interval", timedelta(hours=1), parameters={"VALUE": "DURATION"})
     calendar.add("x-published-ttl", "PT1H")

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max, Q
 from django.utils import timezone
@@ -19,6 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from cqa_portal.core.errors import PortalError
 from cqa_portal.core.models import OutboxMessage
 from cqa_portal.core.services import audit_log, outbox_enqueue, outbox_enqueue_many
+from cqa_portal.core.spreadsheets import check_workbook, decode_csv
 from cqa_portal.core.tasks import outbox_send_many_task
 
 from . import conf, mails
@@ -729,14 +731,6 @@ class AttendanceImport:
     summary: AttendanceSummary | None = None
 
 
-def _decode_csv(data: bytes) -> str:
-    """CSV files saved by Chinese Excel are often GBK (GB 18030), not UTF-8: accept both."""
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return data.decode("gb18030")
-
-
 def attendance_import(*, data: bytes, file_format: str, actor, dry_run: bool = False):
     """Import an attendance file (``csv`` or ``xlsx``): all rows or nothing.
 
@@ -750,10 +744,13 @@ def attendance_import(*, data: bytes, file_format: str, actor, dry_run: bool = F
         return AttendanceImport(ok=False, errors=[str(_("Use a CSV or XLSX file."))])
     try:
         if file_format == "csv":
-            text = _decode_csv(data) if isinstance(data, bytes) else data
+            text = decode_csv(data) if isinstance(data, bytes) else data
             dataset = formats["csv"]().create_dataset(text)
         else:
+            check_workbook(data)
             dataset = formats["xlsx"]().create_dataset(data)
+    except ValidationError as exc:
+        return AttendanceImport(ok=False, errors=[str(m) for m in exc.messages])
     except Exception:  # noqa: BLE001 - any unreadable file gets the same clear answer
         return AttendanceImport(ok=False, errors=[str(_("The file could not be read."))])
     resource = AttendanceResource()

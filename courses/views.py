@@ -4,7 +4,7 @@ import logging
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, HttpResponseNotFound
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -349,6 +349,15 @@ def calendar_feed(request):
         form = ScheduleFilterForm(request.GET, **choices)
         filters = form.filters()
         topic, series = filters.topic, filters.series
+        unknown = [name for name in ("topic", "series") if name in form.errors]
+        if unknown:
+            # Not every session instead: a subscription to a topic that does not exist (a typo,
+            # a renamed slug) must not fill the calendar with everything.
+            return HttpResponseNotFound(
+                _("There is no topic or series “%(value)s”, so there is no calendar to show.")
+                % {"value": request.GET.get(unknown[0], "")},
+                content_type="text/plain; charset=utf-8",
+            )
     sessions = selectors.calendar_sessions(topic=topic, series=series)
     content = ics.calendar_bytes(sessions, name=_("CAQ free live courses"))
     return _ics_response(content, filename="caq-courses.ics", attachment=False)

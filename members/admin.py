@@ -262,8 +262,7 @@ class MembershipFeeAdmin(
         return [*self.readonly_fields, "company", "year"] if obj else self.readonly_fields
 
     def save_model(self, request, obj, form, change):
-        obj.status = services.fee_status_for(obj)
-        super().save_model(request, obj, form, change)
+        services.fee_save(fee=obj, actor=request.user, reason=_("Edited in the administration"))
 
     @admin.display(description=_("Payment"))
     def payment_link(self, obj):

@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from cqa_portal.core.forms import (
     BoundedModelChoiceField,
     BoundedModelMultipleChoiceField,
+    EmailField,
     PortalForm,
     PortalModelForm,
     PrivacyConsentField,
@@ -85,7 +86,7 @@ class CompanyProfileForm(CompanyFieldsMixin, PortalModelForm):
 
 
 class InvitationForm(PortalForm):
-    email = forms.EmailField(label=_("Colleague's email address"))
+    email = EmailField(label=_("Colleague's email address"))
 
 
 class MultipleFileInput(forms.ClearableFileInput):

@@ -178,6 +178,11 @@ class CompanyResource(resources.ModelResource):
         ]
         codes = {normalize_uscc(str(c)) for c in dataset["uscc"] if c}
         self._existing = {c.uscc: c for c in MemberCompany.objects.filter(uscc__in=codes)}
+        # Status before the import, by code (the instances above are changed row by row), and
+        # every saved company, for the audit entries written in bulk after the last batch.
+        self._old_status = {code: c.status for code, c in self._existing.items()}
+        self._saved: list[tuple[MemberCompany, str | None]] = []
+        self._actor = kwargs.get("user")
 
     def get_instance(self, instance_loader, row):
         return self._existing.get(normalize_uscc(str(row.get("uscc") or "")))
@@ -215,7 +220,16 @@ class CompanyResource(resources.ModelResource):
             raise ValidationError(errors)
 
     def before_save_instance(self, instance, row, **kwargs):
-        services.company_prepare(instance)
+        old_status = self._old_status.get(instance.uscc) if instance.pk else None
+        services.company_import_prepare(instance, old_status=old_status)
+        self._saved.append((instance, old_status))
+
+    def after_import(self, dataset, result, **kwargs):
+        """Every company is saved by now (bulk inserts give them their ids): log them all."""
+        super().after_import(dataset, result, **kwargs)
+        if result.has_errors() or result.has_validation_errors():
+            return  # rolled back: nothing was imported
+        services.companies_import_record(companies=self._saved, actor=self._actor)
 
 
 class CompanyByCodeWidget(widgets.ForeignKeyWidget):
@@ -263,8 +277,22 @@ class FeeResource(resources.ModelResource):
     def get_import_fields(self):
         return [f for f in super().get_import_fields() if f.attribute != "status"]
 
-    def before_save_instance(self, instance, row, **kwargs):
-        instance.status = services.fee_status_for(instance)
+    def before_import(self, dataset, **kwargs):
+        self._actor = kwargs.get("user")
+
+    def after_init_instance(self, instance, new, row, **kwargs):
+        # What is already recorded as paid: the file's column is the new total.
+        instance._recorded_paid = instance.amount_paid if not new else services.ZERO
+
+    def save_instance(self, instance, is_create, row, **kwargs):
+        """Through the fee service: amounts and status logged, a higher total paid recorded as
+        a payment (with its own entry), never written straight into the fee."""
+        services.fee_save(
+            fee=instance,
+            actor=self._actor,
+            reason=_("Spreadsheet import"),
+            amount_paid=instance.amount_paid or services.ZERO,
+        )
 
     def validate_instance(self, instance, import_validation_errors=None, validate_unique=True):
         errors = dict(import_validation_errors or {})
@@ -277,6 +305,15 @@ class FeeResource(resources.ModelResource):
                 errors.setdefault("amount_paid", []).append(
                     _("The amount paid cannot exceed the amount payable.")
                 )
+        recorded = getattr(instance, "_recorded_paid", services.ZERO)
+        if instance.amount_paid is not None and instance.amount_paid < recorded:
+            errors.setdefault("amount_paid", []).append(
+                _(
+                    "%(recorded)s CNY have already been recorded as paid; a file cannot lower "
+                    "that. Correct a payment in the administration."
+                )
+                % {"recorded": recorded}
+            )
         super().validate_instance(instance, errors, validate_unique=False)
 
 

@@ -19,7 +19,14 @@ from django.utils.translation import gettext as _
 from cqa_portal.core import links, mail
 from cqa_portal.core.errors import PortalError
 from cqa_portal.core.models import OutboxMessage
-from cqa_portal.core.services import audit_log, outbox_enqueue, outbox_send_many
+from cqa_portal.core.services import (
+    audit_entry,
+    audit_log,
+    audit_log_many,
+    audit_log_select,
+    outbox_enqueue,
+    outbox_send_many,
+)
 from cqa_portal.core.site import absolute_url
 from cqa_portal.core.validators import normalize_uscc, uscc_check_ok
 
@@ -190,8 +197,24 @@ def membership_application_decide(
 
 @transaction.atomic
 def company_update(*, company: MemberCompany, actor, changed_fields: Iterable[str]) -> None:
-    """Save a profile edited by its administrator (the form excludes code and status)."""
-    changed = sorted(changed_fields)
+    """Save a company edited by its administrator (the form excludes code and status) or by
+    staff in the admin. A changed status is logged from and to, as ``company_status_change``
+    does; becoming active without a member-since date starts membership today."""
+    changed = sorted(set(changed_fields) - {"status"})
+    old_status = (
+        MemberCompany.objects.select_for_update()
+        .filter(pk=company.pk)
+        .values_list("status", flat=True)
+        .first()
+        if company.pk
+        else None
+    )
+    if (
+        company.status != old_status
+        and company.status == MemberCompany.Status.ACTIVE
+        and not company.member_since
+    ):
+        company.member_since = timezone.localdate()
     company.save()
     if changed:
         audit_log(
@@ -200,6 +223,68 @@ def company_update(*, company: MemberCompany, actor, changed_fields: Iterable[st
             obj=company,
             detail=", ".join(changed),
         )
+    if company.status != old_status:
+        audit_log(
+            actor=actor,
+            action=f"members.company.{company.status}",
+            obj=company,
+            from_state=old_status or "",
+            to_state=company.status,
+        )
+
+
+def company_import_prepare(company: MemberCompany, *, old_status: str | None) -> None:
+    """Before a company row of an import is saved: the same normalisation as the forms, and
+    membership starting today when the row makes the company active without a date."""
+    company_prepare(company)
+    if (
+        company.status != old_status
+        and company.status == MemberCompany.Status.ACTIVE
+        and not company.member_since
+    ):
+        company.member_since = timezone.localdate()
+
+
+@transaction.atomic
+def companies_import_record(*, companies: Iterable[tuple[MemberCompany, str | None]], actor) -> int:
+    """Log an import's companies once they are saved (in bulk): each new company with the
+    status it starts in, each changed status from and to, other updates as updates. ``companies``
+    are (company, status before the import or None for a new one). Set-based: no query per
+    company."""
+    reason = _("Spreadsheet import")
+    entries = []
+    new_ids = []
+    for company, old_status in companies:
+        if old_status is None:
+            new_ids.append(company.pk)
+        elif old_status != company.status:
+            entries.append(
+                audit_entry(
+                    actor=actor,
+                    action=f"members.company.{company.status}",
+                    obj=company,
+                    from_state=old_status,
+                    to_state=company.status,
+                    detail=reason,
+                )
+            )
+        else:
+            entries.append(
+                audit_entry(
+                    actor=actor, action="members.company.updated", obj=company, detail=reason
+                )
+            )
+    count = audit_log_many(entries=entries)
+    if new_ids:  # an import of new companies can be 10,000 rows: one INSERT ... SELECT
+        count += audit_log_select(
+            queryset=MemberCompany.objects.filter(pk__in=new_ids),
+            actor=actor,
+            action="members.company.imported",
+            object_repr=F("name"),
+            to_state=F("status"),
+            detail=reason,
+        )
+    return count
 
 
 @transaction.atomic
@@ -432,14 +517,109 @@ def fee_payment_record(
     return payment
 
 
+FEE_EDITABLE_FIELDS = ("company_id", "year", "amount_due", "relief_amount", "due_date")
+
+
+def _fee_change_detail(old: MembershipFee | None, fee: MembershipFee) -> str:
+    if old is None:
+        return ""
+    return "; ".join(
+        f"{name.removesuffix('_id')}: {getattr(old, name)} → {getattr(fee, name)}"
+        for name in FEE_EDITABLE_FIELDS
+        if getattr(old, name) != getattr(fee, name)
+    )
+
+
+@transaction.atomic
+def fee_save(
+    *,
+    fee: MembershipFee,
+    actor,
+    reason: str,
+    amount_paid: Decimal | None = None,
+    paid_on: datetime.date | None = None,
+) -> MembershipFee:
+    """Create or change a fee (the admin form, an import): its company, year, amount due,
+    relief and due date as given; what was paid only ever through payment records, and the
+    status worked out from the amounts. Every change is logged with ``reason``.
+
+    ``amount_paid`` (an import's column) is the total paid: more than already recorded
+    becomes a payment of the difference on ``paid_on`` (today by default) through
+    ``fee_payment_record``; less is refused (a payment is corrected in the admin)."""
+    reason = str(reason)
+    old = MembershipFee.objects.select_for_update().filter(pk=fee.pk).first() if fee.pk else None
+    recorded = old.amount_paid if old else ZERO
+    if amount_paid is not None and amount_paid < recorded:
+        raise ValidationError(
+            _(
+                "%(recorded)s CNY have already been recorded as paid; a file cannot lower that. "
+                "Correct a payment in the administration."
+            )
+            % {"recorded": recorded}
+        )
+    fee.amount_paid = recorded
+    fee.status = old.status if old else fee_status_for(fee)
+    detail = _fee_change_detail(old, fee)
+    fee.save()
+    if old is None:
+        audit_log(
+            actor=actor,
+            action="members.fee.created",
+            obj=fee,
+            to_state=fee.status,
+            detail=reason,
+        )
+    elif detail:
+        audit_log(
+            actor=actor,
+            action="members.fee.updated",
+            obj=fee,
+            detail=f"{reason}: {detail}",
+        )
+    _fee_set_status(fee, actor=actor, reason=reason)
+    if amount_paid is not None and amount_paid > recorded:
+        fee_payment_record(
+            fee=fee,
+            amount=amount_paid - recorded,
+            paid_on=paid_on or timezone.localdate(),
+            reference=reason,
+            actor=actor,
+        )
+        fee.refresh_from_db()
+    return fee
+
+
+@transaction.atomic
 def fees_mark_overdue(*, today: datetime.date | None = None) -> int:
-    """Set-based: unpaid fees past their due date become overdue. Safe to re-run."""
+    """Set-based: unpaid fees past their due date become overdue, each with an audit entry
+    (written in bulk). Safe to re-run."""
     today = today or timezone.localdate()
-    return MembershipFee.objects.filter(
+    late = MembershipFee.objects.select_for_update(of=("self",)).filter(
         status=MembershipFee.Status.DUE,
         due_date__lt=today,
         amount_paid__lt=F("amount_due") - F("relief_amount"),
-    ).update(status=MembershipFee.Status.OVERDUE)
+    )
+    fees = list(late.select_related("company"))
+    if not fees:
+        return 0
+    MembershipFee.objects.filter(pk__in=[fee.pk for fee in fees]).update(
+        status=MembershipFee.Status.OVERDUE
+    )
+    reason = _("Past its due date (%(date)s)")
+    audit_log_many(
+        entries=(
+            audit_entry(
+                actor=None,
+                action=f"members.fee.{MembershipFee.Status.OVERDUE}",
+                obj=fee,
+                from_state=MembershipFee.Status.DUE,
+                to_state=MembershipFee.Status.OVERDUE,
+                detail=reason % {"date": fee.due_date.isoformat()},
+            )
+            for fee in fees
+        )
+    )
+    return len(fees)
 
 
 # Dues reminder steps: (name, first day relative to the due date, last day).

@@ -1,13 +1,12 @@
 from django import forms
-from django.core.validators import MaxLengthValidator
 from django.utils.translation import gettext_lazy as _
 
-from cqa_portal.core.forms import PortalForm, PortalModelForm, PrivacyConsentField
+from cqa_portal.core.forms import EmailField, PortalForm, PortalModelForm, PrivacyConsentField
 from cqa_portal.core.reference import Province
 from cqa_portal.core.validators import normalize_uscc, validate_uscc_format
 
 from .models import CoSignature, SignatureKind
-from .services import SignatureInput, normalize_email
+from .services import SignatureInput
 
 # Bots fill every field; people never see this one (hidden with CSS, out of the tab order).
 HONEYPOT_FIELD = "homepage_url"
@@ -22,20 +21,12 @@ def clean_uscc_value(value: str) -> str:
     return code
 
 
-def clean_email_value(value: str) -> str:
-    """Emails are stored lower-cased; a few letters (such as "İ") grow when lower-cased, so
-    check the length of what is stored."""
-    MaxLengthValidator(254)(normalize_email(value))
-    return value
-
-
 class _SignatureForm(PortalForm):
     kind: str = ""
 
     province = forms.ChoiceField(label=_("Province"), choices=PROVINCE_CHOICES)
-    email = forms.EmailField(
+    email = EmailField(
         label=_("Email"),
-        max_length=254,
         help_text=_("We send you a link to confirm your signature. It is never shown."),
     )
     privacy_consent = PrivacyConsentField(
@@ -45,9 +36,6 @@ class _SignatureForm(PortalForm):
             "at any time with the link in our email, and your details are then erased."
         )
     )
-
-    def clean_email(self) -> str:
-        return clean_email_value(self.cleaned_data["email"])
 
     def signature_input(self) -> SignatureInput:
         data = self.cleaned_data
@@ -181,9 +169,6 @@ class CoSignForm(PortalModelForm):
 
     def clean_uscc(self) -> str:
         return clean_uscc_value(self.cleaned_data.get("uscc", ""))
-
-    def clean_contact_email(self) -> str:
-        return clean_email_value(self.cleaned_data["contact_email"])
 
     def _post_clean(self):
         # The service builds the row; model validation of the unsaved instance would only

@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.contenttypes.admin import GenericTabularInline
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -12,6 +12,7 @@ from import_export.signals import post_export
 
 from . import exports, services
 from .models import AuditEntry, OutboxMessage, User
+from .spreadsheets import check_workbook, decode_csv
 
 # Messages django-import-export shows to staff that its own Chinese catalogue leaves
 # untranslated; the portal's catalogue (locale/) supplies them.
@@ -93,6 +94,11 @@ class SpreadsheetImportMixin:
                 _("The file is larger than %(size)d MB; split it into smaller files.")
                 % {"size": self.max_import_bytes // (1024 * 1024)},
             )
+        if upload is not None:
+            try:
+                check_workbook(upload)
+            except ValidationError as exc:
+                return self._back_to_import(request, " ".join(exc.messages))
         return super().import_action(request, **kwargs)
 
     def process_import(self, request, **kwargs):
@@ -113,13 +119,12 @@ class SpreadsheetImportMixin:
     def write_to_tmp_storage(self, import_file, input_format):
         if not input_format.is_binary():
             data = b"".join(import_file.chunks())
-            for encoding in ("utf-8-sig", "gb18030"):
-                try:
-                    text = data.decode(encoding)
-                except UnicodeDecodeError:
-                    continue
+            try:
+                text = decode_csv(data)
+            except UnicodeDecodeError:
+                pass  # the reader says the file could not be read
+            else:
                 import_file = ContentFile(text.encode("utf-8"), name=import_file.name)
-                break
         return super().write_to_tmp_storage(import_file, input_format)
 
     def add_data_read_fail_error_to_form(self, form, e):

@@ -7,7 +7,12 @@ from django.utils.functional import lazy
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from .validators import validate_multi_line, validate_single_line
+from .validators import (
+    EMAIL_MAX_LENGTH,
+    validate_email_length,
+    validate_multi_line,
+    validate_single_line,
+)
 
 
 class PortalBoundField(BoundField):
@@ -54,11 +59,17 @@ class PortalFormRenderer(TemplatesSetting):
 
 class TextCheckMixin:
     """Every text field of the form refuses control characters when it is cleaned: one-line
-    inputs refuse line breaks too, text areas keep them (core.validators). Fields added in a
-    form's __init__ are covered as well. Passwords are left as typed."""
+    inputs refuse line breaks too, text areas keep them (core.validators). Every email field
+    refuses an address longer than its column once lower-cased. Fields added in a form's
+    __init__ are covered as well. Passwords are left as typed."""
 
     def full_clean(self):
         for field in self.fields.values():
+            if (
+                isinstance(field, forms.EmailField)
+                and validate_email_length not in field.validators
+            ):
+                field.validators.append(validate_email_length)
             if not isinstance(field, forms.CharField) or isinstance(
                 field.widget, forms.PasswordInput
             ):
@@ -71,6 +82,36 @@ class TextCheckMixin:
             if check not in field.validators:
                 field.validators.append(check)
         super().full_clean()
+
+    def clean(self):
+        """A single-choice field (radio buttons, a drop-down) sent two values or more is refused:
+        the form would otherwise keep one of them silently."""
+        cleaned = super().clean()
+        getlist = getattr(self.data, "getlist", None)
+        if getlist is None:
+            return cleaned
+        for name, field in self.fields.items():
+            if (
+                isinstance(field, forms.ChoiceField | forms.ModelChoiceField)
+                and not isinstance(
+                    field, forms.MultipleChoiceField | forms.ModelMultipleChoiceField
+                )
+                and len(getlist(self.add_prefix(name))) > 1
+                and name not in self.errors
+            ):
+                self.add_error(name, _("Choose only one answer."))
+        return cleaned
+
+
+class EmailField(forms.EmailField):
+    """An email address that fits its column (254 characters) once lower-cased, with the
+    browser's maxlength. Portal forms check every email field this way (TextCheckMixin); this
+    class adds the maxlength attribute to forms that declare their own."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", EMAIL_MAX_LENGTH)
+        super().__init__(**kwargs)
+        self.validators.append(validate_email_length)
 
 
 class PortalForm(TextCheckMixin, forms.Form):

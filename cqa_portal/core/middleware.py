@@ -84,3 +84,44 @@ class LanguageFromLinkMiddleware:
             samesite=settings.LANGUAGE_COOKIE_SAMESITE,
         )
         return response
+
+
+class AdminQueryCheckMiddleware:
+    """An admin address whose query string (a changelist's filters, search or ordering) holds
+    NUL or another control character would reach the database, which refuses NUL (a 500).
+    Every admin page gets the same answer: the bad parameters are dropped, with a message, and
+    the page is shown with the rest."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from django.urls import reverse
+
+        from .validators import MULTI_LINE_FORBIDDEN
+
+        if request.method in ("GET", "HEAD") and request.path.startswith(reverse("admin:index")):
+            kept = request.GET.copy()
+            bad = [
+                key
+                for key, values in request.GET.lists()
+                if MULTI_LINE_FORBIDDEN.search(key)
+                or any(MULTI_LINE_FORBIDDEN.search(value) for value in values)
+            ]
+            if bad:
+                from django.contrib import messages
+                from django.shortcuts import redirect
+                from django.utils.translation import gettext as _
+
+                for key in bad:
+                    del kept[key]
+                messages.warning(
+                    request,
+                    _(
+                        "A filter, search or sort order of the address contained control "
+                        "characters and was ignored."
+                    ),
+                )
+                query = kept.urlencode()
+                return redirect(request.path + (f"?{query}" if query else ""))
+        return self.get_response(request)

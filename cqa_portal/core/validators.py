@@ -12,6 +12,7 @@ and pledges alike.
 import re
 
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxLengthValidator
 from django.utils.translation import gettext_lazy as _
 
 # C0 controls (NUL, tab, CR, LF ...), DEL, C1 controls, and the Unicode line and paragraph
@@ -82,3 +83,13 @@ def validate_uscc_format(value: str) -> None:
             ),
             code="uscc_format",
         )
+
+
+# Every email column is 254 characters (Django's EmailField). Addresses are stored lower-cased,
+# and a few letters (such as "İ") grow when lower-cased: the stored form is what must fit.
+EMAIL_MAX_LENGTH = 254
+
+
+def validate_email_length(value) -> None:
+    if isinstance(value, str):
+        MaxLengthValidator(EMAIL_MAX_LENGTH)(value.strip().lower())

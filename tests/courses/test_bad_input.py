@@ -16,7 +16,15 @@ from hypothesis import event, given
 from hypothesis import strategies as st
 
 from courses import services
-from courses.models import CONFIRM_LINK, MANAGE_LINK, AttendanceRecord, Registration, Session
+from courses.models import (
+    CONFIRM_LINK,
+    MANAGE_LINK,
+    AttendanceRecord,
+    Registration,
+    Series,
+    Session,
+    Topic,
+)
 from courses.resources import AttendanceResource
 from cqa_portal.core.models import AuditEntry, OutboxMessage
 from tests.factories import UserFactory
@@ -201,7 +209,12 @@ def test_hostile_registration_links_get_a_readable_page(client, session, token, 
 def test_schedule_filters_and_feed_never_500(client, session, topic, series, month, page):
     query = {"topic": topic, "series": series, "month": month, "page": page}
     assert client.get("/courses/", query).status_code == 200
-    assert client.get("/courses/calendar.ics", query).status_code == 200
+    feed = client.get("/courses/calendar.ics", query)
+    # A topic or series that does not exist is a 404 with a message, never every session.
+    topics = set(Topic.objects.values_list("slug", flat=True))
+    all_series = set(Series.objects.values_list("slug", flat=True))
+    unknown = (topic and topic not in topics) or (series and series not in all_series)
+    assert feed.status_code == (404 if unknown else 200), (topic, series)
 
 
 # --- attendance import ------------------------------------------------------------------------

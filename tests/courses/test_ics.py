@@ -3,6 +3,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 from icalendar import Calendar
+from icalendar.parser.property import unescape_backslash
 
 from courses import services
 from courses.models import Session
@@ -134,3 +135,41 @@ def test_english_feed(client):
     [event] = _parse(client.get("/courses/calendar.ics")).walk("VEVENT")
     assert str(event["SUMMARY"]) == "Quality engineering"
     assert "Course page:" in str(event["DESCRIPTION"])
+
+
+TITLE = "The seven basic quality tools, part 1"
+
+
+@pytest.mark.parametrize(
+    "title",
+    [TITLE, "Tools; part 2", "Back\\slash", "质量工具，第一讲"],
+)
+def test_calendar_name_is_escaped_and_survives_parsing(client, title):
+    session = SessionFactory(title=title, title_en=title)
+    raw = client.get(f"/courses/{session.pk}/calendar.ics").content
+    calendar = Calendar.from_ical(raw)
+    for name in ("NAME", "X-WR-CALNAME"):
+        # Both are TEXT (icalendar leaves them raw): a client unescapes them as such.
+        assert unescape_backslash(str(calendar[name])) == title
+    assert str(calendar.walk("VEVENT")[0]["SUMMARY"]) == title
+    if "," in title:
+        assert b"NAME:The seven basic quality tools\\, part 1" in raw
+
+
+def test_calendar_name_with_a_line_break_is_one_escaped_line():
+    from courses import ics
+
+    raw = ics.calendar_bytes([], name="Line one\nline two, three")
+    calendar = Calendar.from_ical(raw)
+    assert unescape_backslash(str(calendar["NAME"])) == "Line one\nline two, three"
+
+
+@pytest.mark.parametrize("query", ["topic=no-such-topic", "series=no-such-series"])
+def test_feed_of_an_unknown_topic_or_series_is_404_with_a_message(client, query):
+    SessionFactory(title="别的主题")
+    response = client.get(f"/courses/calendar.ics?{query}")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "text/plain; charset=utf-8"
+    body = response.content.decode()
+    assert "no-such-" in body and "没有" in body
+    assert "别的主题" not in body and "BEGIN:VCALENDAR" not in body

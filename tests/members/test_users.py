@@ -35,8 +35,10 @@ def test_admin_invites_colleague_who_signs_up_and_accepts(
 
     colleague = UserFactory(email="colleague@example.com")
     client.force_login(colleague)
-    # The member area also points to the open invitation.
-    assert path in client.get("/members/").content.decode()
+    # The member area also points to the open invitation (with a link signed now: the
+    # timestamp in it may differ from the mailed one by a second or more).
+    invitation = Invitation.objects.get()
+    assert f"/members/invitations/{invitation.pk}:" in client.get("/members/").content.decode()
     response = client.post(path)
     assert response.status_code == 302
     membership = CompanyMembership.objects.get(user=colleague)
@@ -218,3 +220,35 @@ def test_profile_edit_only_by_admin_and_never_code_or_status(client, admin_membe
         assert company.name == "新名称有限公司"
         assert company.uscc != "91110000600037341L"
         assert company.status == "active"
+
+
+@pytest.mark.parametrize(
+    "email",
+    [
+        "a" * 64 + "@" + ".".join(["b" * 60] * 4) + ".cn",  # 307 characters, a valid address
+        "a" * 60 + "@" + ".".join(["İ" * 60] * 3) + ".cn",  # 246 characters, 426 lower-cased
+    ],
+)
+def test_invitation_to_an_address_longer_than_its_column_is_refused(
+    client, admin_member, django_capture_on_commit_callbacks, mailoutbox, email
+):
+    client.force_login(admin_member.user)
+    response = _invite(client, email, django_capture_on_commit_callbacks)
+    assert response.status_code == 200
+    assert "254" in response.content.decode()
+    assert not Invitation.objects.exists() and not mailoutbox
+
+
+def test_every_email_field_of_the_portal_forms_has_the_length_check():
+    from cqa_portal.core.validators import validate_email_length
+    from members.forms import InvitationForm
+    from pledges.forms import CoSignForm, EnterpriseSignatureForm
+
+    for form_class, name in [
+        (InvitationForm, "email"),
+        (EnterpriseSignatureForm, "email"),
+        (CoSignForm, "contact_email"),
+    ]:
+        form = form_class(data={name: "x"})
+        form.full_clean()
+        assert validate_email_length in form.fields[name].validators, form_class

@@ -327,3 +327,13 @@ def test_options_of_another_question_are_not_accepted(client, member, company, s
     assert response.status_code == 200
     assert snapshot() == before
     assert "选择一个有效的选项" in response.content.decode()
+
+
+def test_single_choice_sent_two_values_is_refused_with_a_message(client, member, company, survey):
+    before = snapshot()
+    data = {**_post(COMPLETE), "q_impact_degree": ["moderate", "severe"], "submit": "1"}
+    response = client.post(f"/surveys/{survey.slug}/", data)
+    assert response.status_code == 200
+    assert "只能选择一项" in " ".join(ERROR_BLOCK.findall(response.content.decode()))
+    assert snapshot() == before
+    assert not Response.objects.filter(survey=survey, company=company).exists()
