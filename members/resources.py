@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from import_export import fields, resources, widgets
 
+from cqa_portal.core import exports
 from cqa_portal.core.reference import (
     INDUSTRY_NAMES_ZH,
     PROVINCE_NAMES_ZH,
@@ -158,6 +159,7 @@ class CompanyResource(resources.ModelResource):
         return [f for f in super().get_import_fields() if f.attribute != "uscc_needs_review"]
 
     def before_import(self, dataset, **kwargs):
+        exports.accept_export_headers(self, dataset)
         self._seen: dict[str, int] = {}
         self._existing: dict[str, MemberCompany] = {}
         headers = [h.strip() if isinstance(h, str) else h for h in (dataset.headers or [])]
@@ -278,6 +280,7 @@ class FeeResource(resources.ModelResource):
         return [f for f in super().get_import_fields() if f.attribute != "status"]
 
     def before_import(self, dataset, **kwargs):
+        exports.accept_export_headers(self, dataset)
         self._actor = kwargs.get("user")
 
     def after_init_instance(self, instance, new, row, **kwargs):

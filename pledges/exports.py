@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from import_export import fields, resources, widgets
 from import_export.formats import base_formats
 
+from cqa_portal.core import exports
 from cqa_portal.core.exports import ChoiceLabel
 from cqa_portal.core.reference import Province
 
@@ -179,6 +180,7 @@ class AllianceMemberResource(resources.ModelResource):
     MAX_ROWS = 1000
 
     def before_import(self, dataset, **kwargs):
+        exports.accept_export_headers(self, dataset)
         headers = [str(h).strip() if h is not None else "" for h in (dataset.headers or [])]
         missing = [c for c in self.REQUIRED_COLUMNS if c not in headers]
         problem = ""

@@ -29,11 +29,12 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.db.models.manager import BaseManager
 from django.http import FileResponse, Http404, StreamingHttpResponse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.encoding import force_str
 from django.utils.functional import Promise
 from django.utils.http import content_disposition_header
@@ -254,6 +255,27 @@ def field_header(resource, field) -> str:
     if model_field is not None and getattr(model_field, "verbose_name", None):
         return force_str(model_field.verbose_name)
     return force_str(field.column_name)
+
+
+def accept_export_headers(resource, dataset) -> None:
+    """An export opened, corrected and uploaded again has the export's translated headers
+    (Chinese or English): rename them to the import's column names, so that a file goes both
+    ways. Headers that already are column names, or that no field exports, are left alone."""
+    if not dataset.headers:
+        return
+    columns = {field.column_name for field in resource.get_import_fields()}
+    aliases: dict[str, str] = {}
+    for code, _name in settings.LANGUAGES:
+        with translation.override(code):
+            for field in resource.get_import_fields():
+                aliases.setdefault(
+                    field_header(resource, field).strip().casefold(), field.column_name
+                )
+    renamed = []
+    for header in dataset.headers:
+        text = str(header).strip() if header is not None else ""
+        renamed.append(text if text in columns else aliases.get(text.casefold(), header))
+    dataset.headers = renamed
 
 
 class ChoiceLabel(Widget):
