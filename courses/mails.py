@@ -124,15 +124,32 @@ def calendar_attachment(reference: str):
     from . import ics, selectors
 
     _prefix, session_id, join = reference.split(":")
-    sessions = list(selectors.calendar_sessions().filter(pk=int(session_id)))
-    if not sessions:
-        return None
-    content = ics.calendar_bytes(
-        sessions,
-        name=sessions[0].label,
-        join_url_for=lambda s: s.join_url if join == "1" else "",
+    # Batches of the same reminder share the file while the session is unchanged.
+    version = Session.objects.filter(pk=int(session_id)).values_list(
+        "updated_at", "sequence", "status", "starts_at", "ends_at", "join_url", "title"
     )
-    return f"caq-course-{session_id}.ics", content.decode(), "calendar", {"method": "PUBLISH"}
+    cache_key = (reference, translation.get_language(), next(iter(version), None))
+    if cache_key[2] is None:
+        return None
+    if cache_key not in _CALENDARS:
+        sessions = list(selectors.calendar_sessions().filter(pk=int(session_id)))
+        content = ics.calendar_bytes(
+            sessions,
+            name=sessions[0].label,
+            join_url_for=lambda s: s.join_url if join == "1" else "",
+        )
+        if len(_CALENDARS) > 200:
+            _CALENDARS.clear()
+        _CALENDARS[cache_key] = content.decode()
+    return (
+        f"caq-course-{session_id}.ics",
+        _CALENDARS[cache_key],
+        "calendar",
+        {"method": "PUBLISH"},
+    )
+
+
+_CALENDARS: dict[tuple, str] = {}
 
 
 def _registration_url(name: str, token: str) -> str:

@@ -199,11 +199,19 @@ def unsubscribe_message_id(token: str) -> int | None:
         return None
 
 
-def unsubscribe_url(message_id: int, lang: str | None) -> str:
-    from .site import absolute_url
+_UNSUBSCRIBE_URLS: dict[tuple[str, str | None], str] = {}
 
-    path = reverse("core:mail_unsubscribe", args=[unsubscribe_token(message_id)])
-    return with_language(absolute_url(path), lang)
+
+def unsubscribe_url(message_id: int, lang: str | None) -> str:
+    """The one-click URL of an outbox row (reversed once per site and language, then filled
+    in: the outbox makes one per bulk mail)."""
+    from .site import absolute_url, base_url
+
+    key = (base_url(), lang)
+    if key not in _UNSUBSCRIBE_URLS:
+        path = reverse("core:mail_unsubscribe", args=["TOKEN"])
+        _UNSUBSCRIBE_URLS[key] = with_language(absolute_url(path), lang)
+    return _UNSUBSCRIBE_URLS[key].replace("TOKEN", unsubscribe_token(message_id), 1)
 
 
 # --- attachments made at send time ----------------------------------------------------------
