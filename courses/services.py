@@ -7,7 +7,7 @@ of a session queue on that lock and never oversell it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -19,9 +19,13 @@ from django.utils.translation import gettext_lazy as _
 
 from cqa_portal.core.errors import PortalError
 from cqa_portal.core.models import OutboxMessage
-from cqa_portal.core.services import audit_log, outbox_enqueue, outbox_enqueue_many
+from cqa_portal.core.services import (
+    audit_log,
+    outbox_dispatch,
+    outbox_enqueue,
+    outbox_enqueue_many,
+)
 from cqa_portal.core.spreadsheets import check_workbook, decode_csv
-from cqa_portal.core.tasks import outbox_send_many_task
 
 from . import conf, mails
 from .models import AttendanceRecord, Registration, Session
@@ -151,18 +155,13 @@ def _promote(session: Session, *, actor, now: datetime) -> list[Registration]:
     return promoted
 
 
-def _chunks(ids: list[int], size: int) -> Iterator[list[int]]:
-    for start in range(0, len(ids), size):
-        yield ids[start : start + size]
-
-
 def _send_in_batches(message_ids: list[int]) -> int:
     """After commit, send the mails in chunks, each over one SMTP connection (mail queue)."""
-    batches = 0
-    for chunk in _chunks(message_ids, conf.get().mail_batch_size):
-        outbox_send_many_task.delay_on_commit(chunk, conf.get().mail_claim_window)
-        batches += 1
-    return batches
+    return outbox_dispatch(
+        message_ids=message_ids,
+        batch_size=conf.get().mail_batch_size,
+        window=conf.get().mail_claim_window,
+    )
 
 
 def _expire_pending_reminders(keys: Iterable[str], *, why: str) -> int:

@@ -24,8 +24,9 @@ from cqa_portal.core.services import (
     audit_log,
     audit_log_many,
     audit_log_select,
+    outbox_dispatch,
     outbox_enqueue,
-    outbox_send_many,
+    outbox_enqueue_many,
 )
 from cqa_portal.core.site import absolute_url
 from cqa_portal.core.validators import normalize_uscc, uscc_check_ok
@@ -50,23 +51,19 @@ ZERO = Decimal("0")
 # --- mail -------------------------------------------------------------------------------------
 
 
-def _mail(
-    *, key: str, purpose: str, to: str, lang: str, template: str, context: dict, send_now=True
-) -> OutboxMessage:
-    """Render a mail in the recipient's language ``lang`` and put it in the outbox."""
+def _compose(*, lang: str, template: str, context: dict, list_kind: str = "") -> dict:
+    """A member mail in the recipient's language ``lang`` (``outbox_enqueue``'s arguments)."""
     if "url" in context:
         context = {**context, "url": mail.with_language(context["url"], lang)}
-    subject, body = mail.render_mail(
-        template=f"members/mail/{template}", context=context, lang=lang
+    return mail.render_mail(
+        template=f"members/mail/{template}", context=context, lang=lang, list_kind=list_kind
     )
+
+
+def _mail(*, key: str, purpose: str, to: str, lang: str, template: str, context: dict):
+    """Render a mail in the recipient's language ``lang`` and put it in the outbox."""
     return outbox_enqueue(
-        key=key,
-        purpose=purpose,
-        to=to,
-        subject=subject,
-        body=body,
-        language=mail.mail_language(lang),
-        send_now=send_now,
+        key=key, purpose=purpose, to=to, **_compose(lang=lang, template=template, context=context)
     )
 
 
@@ -631,15 +628,21 @@ REMINDER_STEPS = [
 ]
 
 
-def fee_reminders_send(*, today: datetime.date | None = None, batch_size: int = 300) -> int:
-    """Send dues reminders that are due today; returns how many mails were written.
+FEE_REMINDER_PURPOSE = "members.fee_reminder"
 
-    A fee gets each step at most once (the outbox key is the ledger); never while the
-    company has a pending or granted relief request for that year; a step whose window has
-    passed (e.g. the scheduler was down) is skipped rather than sent late.
+
+def fee_reminders_send(*, today: datetime.date | None = None, batch_size: int = 300) -> int:
+    """Write the dues reminders that are due today; returns how many mails were written.
+
+    The bulk path: the mails are written to the outbox in batches and sent after commit in
+    chunks of ``batch_size`` by the mail queue (never inside the beat task). A fee gets each
+    step at most once (the outbox key is the ledger); never while the company has a pending or
+    granted relief request for that year; a step whose window has passed (e.g. the scheduler
+    was down) is skipped rather than sent late; recipients who opted out of dues reminders are
+    skipped.
     """
     today = today or timezone.localdate()
-    written: list[int] = []
+    written = 0
     for step, first, last in REMINDER_STEPS:
         key_prefix = Concat(
             Value("members.fee_reminder:"),
@@ -668,22 +671,33 @@ def fee_reminders_send(*, today: datetime.date | None = None, batch_size: int = 
                 Prefetch("company__members", queryset=_active_admins(), to_attr="active_admins")
             )
         )
-        for fee in fees.iterator(chunk_size=500):
-            with transaction.atomic():
-                for email, lang in company_admin_recipients(fee.company):
-                    message = _mail(
-                        key=f"members.fee_reminder:{fee.pk}:{step}:{email}",
-                        purpose="members.fee_reminder",
-                        to=email,
-                        lang=lang,
-                        template="fee_reminder",
-                        context={"fee": fee, "step": step, "url": absolute_url("/members/")},
-                        send_now=False,
-                    )
-                    written.append(message.pk)
-    for start in range(0, len(written), batch_size):
-        outbox_send_many(message_ids=written[start : start + batch_size])
-    return len(written)
+        with transaction.atomic():
+            ids = outbox_enqueue_many(messages=_fee_reminders(fees, step))
+            outbox_dispatch(message_ids=ids, batch_size=batch_size)
+        written += len(ids)
+    return written
+
+
+def _fee_reminders(fees, step: str):
+    """The reminder of each fee to each of its company's administrators (rendered once per
+    fee and language)."""
+    url = absolute_url("/members/")
+    for fee in fees.iterator(chunk_size=500):
+        texts: dict[str, dict] = {}
+        for email, lang in company_admin_recipients(fee.company):
+            if lang not in texts:
+                texts[lang] = _compose(
+                    lang=lang,
+                    template="fee_reminder",
+                    context={"fee": fee, "step": step, "url": url},
+                    list_kind=FEE_REMINDER_PURPOSE,
+                )
+            yield {
+                **texts[lang],
+                "key": f"{FEE_REMINDER_PURPOSE}:{fee.pk}:{step}:{email}",
+                "purpose": FEE_REMINDER_PURPOSE,
+                "to": email,
+            }
 
 
 # --- fee relief -----------------------------------------------------------------------------

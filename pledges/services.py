@@ -171,16 +171,11 @@ def _send_signature_mail(
         "portal": settings.PORTAL,
         **signature_links(signature, at=at),
     }
-    subject, body = mail.render_mail(
-        template=f"pledges/mail/{template}", context=context, lang=lang
-    )
     outbox_enqueue(
         key=_mail_key(signature.pk, signature.confirmations_sent),
         purpose=f"pledges.signature.{template}",
         to=to,
-        subject=subject,
-        body=body,
-        language=lang,
+        **mail.render_mail(template=f"pledges/mail/{template}", context=context, lang=lang),
     )
 
 
@@ -546,16 +541,13 @@ def _cosign_mail(cosignature: CoSignature, template: str, at) -> None:
     """A mail to the applicant, in the language they applied in (not the staff member's)."""
     stamp = int(at.timestamp())
     context = {"cosignature": cosignature, "alliance": cosignature.alliance}
-    subject, body = mail.render_mail(
-        template=f"pledges/mail/{template}", context=context, lang=cosignature.language
-    )
     outbox_enqueue(
         key=f"pledges.cosign:{cosignature.pk}:{template}:{stamp}",
         purpose=f"pledges.{template}",
         to=cosignature.contact_email,
-        subject=subject,
-        body=body,
-        language=cosignature.language,
+        **mail.render_mail(
+            template=f"pledges/mail/{template}", context=context, lang=cosignature.language
+        ),
     )
 
 

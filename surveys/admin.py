@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
@@ -9,14 +11,14 @@ from django.db.models import Count
 from django.forms.models import BaseInlineFormSet
 from django.shortcuts import redirect
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from cqa_portal.core.admin import AuditHistoryInline
 from cqa_portal.core.forms import PortalModelForm
 
-from . import services
+from . import selectors, services
 from .models import (
     Answer,
     Question,
@@ -24,7 +26,6 @@ from .models import (
     Response,
     SummarySnapshot,
     Survey,
-    SurveyReminder,
 )
 
 RESERVED_SLUGS = {"findings", "responses"}
@@ -228,9 +229,39 @@ class SurveyAdmin(admin.ModelAdmin):
         ),
     ]
 
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return self.fieldsets
+        return [*self.fieldsets, (_("Reminders"), {"fields": ["reminders_sent"]})]
+
     def get_readonly_fields(self, request, obj=None):
         # Status and publication change through the actions, which record them in the history.
-        return ["status", "results_published"] if obj else []
+        return ["status", "results_published", "reminders_sent"] if obj else []
+
+    @admin.display(description=_("reminders sent"))
+    def reminders_sent(self, obj):
+        rows = selectors.reminders_sent(obj)
+        if not rows:
+            return _("none yet")
+        url = (
+            reverse("admin:core_outboxmessage_changelist")
+            + "?"
+            + urlencode({"q": f"surveys.reminder:{obj.pk}:"})
+        )
+        lines = format_html_join(
+            "",
+            "<li>{}</li>",
+            (
+                (
+                    _("%(step)s: %(companies)d companies, %(mails)d mails")
+                    % {"step": step, "companies": companies, "mails": mails},
+                )
+                for step, companies, mails in rows
+            ),
+        )
+        return format_html(
+            '<ul class="mb-1">{}</ul><a href="{}">{}</a>', lines, url, _("See the mails")
+        )
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(response_count=Count("responses"))
@@ -420,20 +451,6 @@ class ResponseAdmin(admin.ModelAdmin):
     list_select_related = ["company", "survey"]
     date_hierarchy = "submitted_at"
     inlines = [AnswerInline, AuditHistoryInline]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-
-@admin.register(SurveyReminder)
-class SurveyReminderAdmin(admin.ModelAdmin):
-    list_display = ["sent_at", "survey", "company", "step", "recipients"]
-    list_filter = ["survey", "step"]
-    search_fields = ["company__name", "recipients"]
-    list_select_related = ["survey", "company"]
 
     def has_add_permission(self, request):
         return False

@@ -341,33 +341,6 @@ class Answer(models.Model):
         return f"{self.response_id}/{self.question_id}"
 
 
-class SurveyReminder(models.Model):
-    """A reminder step sent to a company: at most one per survey, company and step."""
-
-    survey = models.ForeignKey(
-        Survey, verbose_name=_("survey"), on_delete=models.CASCADE, related_name="reminders"
-    )
-    company = models.ForeignKey(
-        MemberCompany, verbose_name=_("company"), on_delete=models.CASCADE, related_name="+"
-    )
-    step = models.CharField(_("step"), max_length=30, validators=[validate_single_line])
-    recipients = models.TextField(_("recipients"), blank=True, validators=[validate_multi_line])
-    sent_at = models.DateTimeField(_("sent at"), auto_now_add=True)
-
-    class Meta:
-        verbose_name = _("survey reminder")
-        verbose_name_plural = _("survey reminders")
-        ordering = ["-sent_at"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["survey", "company", "step"], name="one_reminder_per_company_step"
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.survey} · {self.company} · {self.step}"
-
-
 class SummarySnapshot(models.Model):
     """The summary of a survey as computed at one moment; pages read the latest one."""
 

@@ -88,3 +88,18 @@ def published_surveys() -> list[Survey]:
         .exclude(status=Survey.Status.DRAFT)
         .order_by("-opens_at", "pk")
     )
+
+
+def reminders_sent(survey: Survey) -> list[tuple[str, int, int]]:
+    """(step, companies, mails) of the reminders written for ``survey``, read from the outbox
+    (its keys are the ledger), one query."""
+    from cqa_portal.core.models import OutboxMessage
+
+    prefix = f"surveys.reminder:{survey.pk}:"
+    companies: dict[str, set[str]] = {}
+    mails: dict[str, int] = {}
+    for key in OutboxMessage.objects.filter(key__startswith=prefix).values_list("key", flat=True):
+        company, step = key[len(prefix) :].split(":", 2)[:2]
+        companies.setdefault(step, set()).add(company)
+        mails[step] = mails.get(step, 0) + 1
+    return [(step, len(companies[step]), mails[step]) for step in sorted(mails)]

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Exists, OuterRef, Prefetch, Q
 from django.urls import reverse
 from django.utils import timezone
@@ -19,8 +19,9 @@ from django.utils.translation import ngettext
 
 from cqa_portal.core import mail
 from cqa_portal.core.errors import PortalError
+from cqa_portal.core.models import OutboxMessage
 from cqa_portal.core.reference import region_group_of
-from cqa_portal.core.services import audit_log, outbox_enqueue
+from cqa_portal.core.services import audit_log, outbox_dispatch, outbox_enqueue_many
 from cqa_portal.core.site import absolute_url
 from members.models import CompanyMembership, MemberCompany
 
@@ -32,7 +33,6 @@ from .models import (
     Response,
     SummarySnapshot,
     Survey,
-    SurveyReminder,
 )
 from .summary import compute_summary
 
@@ -369,8 +369,28 @@ def reminder_recipients(company: MemberCompany) -> list[tuple[str, str]]:
     return sorted(recipients.items())
 
 
+REMINDER_PURPOSE = "surveys.reminder"
+
+
+def reminder_key(survey_id: int, company_id: int, step: str, email: str) -> str:
+    """The ledger of reminders is the outbox: one key per survey, company, step, recipient."""
+    return f"{REMINDER_PURPOSE}:{survey_id}:{company_id}:{step}:{email}"
+
+
+def reminded_companies(*, survey: Survey, step: str) -> set[int]:
+    """Companies already reminded at ``step`` (any of their recipients' keys is in the outbox).
+    One query on the key's prefix."""
+    prefix = f"{REMINDER_PURPOSE}:{survey.pk}:"
+    reminded = set()
+    for key in OutboxMessage.objects.filter(key__startswith=prefix).values_list("key", flat=True):
+        company_id, key_step = key[len(prefix) :].split(":", 2)[:2]
+        if key_step == step:
+            reminded.add(int(company_id))
+    return reminded
+
+
 def companies_to_remind(*, survey: Survey, step: str):
-    """Active members that have not submitted and were not reminded at this step."""
+    """Active members that have not submitted (the caller leaves out those reminded)."""
     return (
         MemberCompany.objects.filter(status=MemberCompany.Status.ACTIVE)
         .filter(
@@ -378,9 +398,6 @@ def companies_to_remind(*, survey: Survey, step: str):
                 Response.objects.filter(
                     survey=survey, company=OuterRef("pk"), status=Response.Status.SUBMITTED
                 )
-            ),
-            ~Exists(
-                SurveyReminder.objects.filter(survey=survey, company=OuterRef("pk"), step=step)
             ),
         )
         .prefetch_related(
@@ -396,76 +413,66 @@ def companies_to_remind(*, survey: Survey, step: str):
     )
 
 
-def _reminder_mail(survey: Survey, company: MemberCompany, lang: str) -> tuple[str, str]:
-    """Subject and body of a reminder in one language, the recipient's."""
+def _reminder_mail(survey: Survey, company: MemberCompany, lang: str) -> dict:
+    """A reminder in one language, the recipient's."""
     link = mail.with_language(absolute_url(reverse("surveys:fill", args=[survey.slug])), lang)
-    closes = timezone.localtime(survey.closes_at)
-    with mail.language(lang):
-        body = mail.render_text(
-            "surveys/email/reminder.txt",
-            {"survey": survey, "company": company, "link": link, "closes": closes},
-        ).strip()
-        subject = _("Reminder: please answer “%(title)s” by %(date)s") % {
-            "title": survey.display_title,
-            "date": closes.strftime("%Y-%m-%d"),
-        }
-    return subject, body + "\n"
+    return mail.render_mail(
+        template="surveys/mail/reminder",
+        context={
+            "survey": survey,
+            "company": company,
+            "link": link,
+            "closes": timezone.localtime(survey.closes_at),
+        },
+        lang=lang,
+        list_kind=REMINDER_PURPOSE,
+    )
 
 
 def reminders_send(*, survey: Survey, step: str, actor=None) -> int:
     """Remind each active member that has not submitted, once per survey, company and step.
 
-    Mails go through the outbox (key per survey, company, step and recipient) and are sent in
-    batches over one SMTP connection after commit. Returns the number of companies reminded.
+    The bulk path: the mails are written to the outbox in batches (the key per survey, company,
+    step and recipient is the ledger: a second run writes nothing; recipients who opted out of
+    survey reminders are skipped) and sent after commit in chunks by the mail queue. Returns
+    the number of companies reminded.
     """
-    from cqa_portal.core.tasks import outbox_send_many_task
-
     if not survey.is_accepting:
         return 0
-    reminded = 0
-    with transaction.atomic():
-        message_ids = []
-        for company in companies_to_remind(survey=survey, step=step):
+    reminded: set[int] = set()
+
+    def messages():
+        done = reminded_companies(survey=survey, step=step)
+        for company in companies_to_remind(survey=survey, step=step).iterator(chunk_size=500):
+            if company.pk in done:
+                continue
             recipients = reminder_recipients(company)
             if not recipients:
                 logger.warning("survey reminder: company %s has no address", company.pk)
                 continue
-            try:
-                with transaction.atomic():
-                    SurveyReminder.objects.create(
-                        survey=survey,
-                        company=company,
-                        step=step,
-                        recipients=", ".join(email for email, _lang in recipients),
-                    )
-            except IntegrityError:
-                continue  # reminded by a concurrent run
-            texts = {}
+            texts: dict[str, dict] = {}
             for email, lang in recipients:
                 if lang not in texts:
                     texts[lang] = _reminder_mail(survey, company, lang)
-                subject, body = texts[lang]
-                message = outbox_enqueue(
-                    key=f"surveys.reminder:{survey.pk}:{company.pk}:{step}:{email}",
-                    purpose="surveys.reminder",
-                    to=email,
-                    subject=subject,
-                    body=body,
-                    language=lang,
-                    send_now=False,
-                )
-                message_ids.append(message.pk)
-            reminded += 1
+                yield {
+                    **texts[lang],
+                    "key": reminder_key(survey.pk, company.pk, step, email),
+                    "purpose": REMINDER_PURPOSE,
+                    "to": email,
+                }
+            reminded.add(company.pk)
+
+    with transaction.atomic():
+        message_ids = outbox_enqueue_many(messages=messages())
         if reminded:
             audit_log(
                 actor=actor,
                 action="surveys.survey.reminded",
                 obj=survey,
-                detail=f"step {step}: {reminded} companies",
+                detail=f"step {step}: {len(reminded)} companies",
             )
-        for start in range(0, len(message_ids), REMINDER_BATCH):
-            outbox_send_many_task.delay_on_commit(message_ids[start : start + REMINDER_BATCH])
-    return reminded
+        outbox_dispatch(message_ids=message_ids, batch_size=REMINDER_BATCH)
+    return len(reminded)
 
 
 def reminder_step_due(survey: Survey, *, now=None) -> str | None:

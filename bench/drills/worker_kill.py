@@ -77,7 +77,7 @@ class MailboxHandler(SinkHandler):
     async def handle_DATA(self, server, session, envelope):
         headers = BytesHeaderParser().parsebytes(envelope.original_content or envelope.content)
         message_id = (headers.get("Message-ID") or "").strip()
-        key = (headers.get("X-Portal-Message") or "").strip()
+        key = message_id  # the outbox row's stable Message-ID identifies the mail
         with self.lock:
             for rcpt in envelope.rcpt_tos:
                 self.transmissions.append((rcpt.lower(), message_id, key))

@@ -55,6 +55,21 @@ class OutboxMessage(models.Model):
     language = models.CharField(
         _("language"), max_length=10, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE
     )
+    list_kind = models.CharField(
+        _("kind of bulk mail"),
+        max_length=50,
+        blank=True,
+        help_text=_(
+            "Set on reminders and other bulk mails: they carry a one-click unsubscribe link "
+            "for this kind."
+        ),
+    )
+    attachment = models.CharField(
+        _("attachment"),
+        max_length=100,
+        blank=True,
+        help_text=_("What is attached, made when the mail is sent (e.g. a course's calendar)."),
+    )
     status = models.CharField(
         _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
     )
@@ -73,6 +88,25 @@ class OutboxMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.purpose} → {self.to}"
+
+
+class MailOptOut(models.Model):
+    """A person who no longer wants one kind of bulk mail (one-click unsubscribe)."""
+
+    email = models.EmailField(_("email address"))
+    kind = models.CharField(_("kind of bulk mail"), max_length=50)
+    created_at = models.DateTimeField(_("opted out at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("mail opt-out")
+        verbose_name_plural = _("mail opt-outs")
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["email", "kind"], name="one_opt_out_per_kind")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} · {self.kind}"
 
 
 class AuditEntry(models.Model):

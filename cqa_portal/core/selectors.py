@@ -4,7 +4,8 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.db.models import QuerySet
 
-from .models import AuditEntry
+from . import mail
+from .models import AuditEntry, MailOptOut, OutboxMessage
 
 
 def audit_history(*, obj: models.Model) -> QuerySet[AuditEntry]:
@@ -12,3 +13,15 @@ def audit_history(*, obj: models.Model) -> QuerySet[AuditEntry]:
     return AuditEntry.objects.filter(
         content_type=ContentType.objects.get_for_model(obj), object_id=str(obj.pk)
     ).select_related("actor")
+
+
+def unsubscribe_target(*, token: str) -> OutboxMessage | None:
+    """The bulk mail a one-click unsubscribe token names, or None."""
+    message_id = mail.unsubscribe_message_id(token)
+    if message_id is None:
+        return None
+    return OutboxMessage.objects.filter(pk=message_id).exclude(list_kind="").first()
+
+
+def opted_out(*, email: str, kind: str) -> bool:
+    return MailOptOut.objects.filter(email=email.lower(), kind=kind).exists()

@@ -6,7 +6,6 @@ records status changes with ``audit_log`` in the transaction that makes them.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import smtplib
 import socket
@@ -17,13 +16,15 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core.mail import BadHeaderError, EmailMultiAlternatives, get_connection
+from django.core.mail.message import SafeMIMEText
 from django.db import connection, models, transaction
 from django.db.models import Q, Value
 from django.db.models.functions import Cast, Substr
 from django.utils import timezone, translation
+from django.utils.crypto import salted_hmac
 
 from . import mail
-from .models import AuditEntry, OutboxMessage
+from .models import AuditEntry, MailOptOut, OutboxMessage
 
 logger = logging.getLogger(__name__)
 
@@ -47,25 +48,61 @@ def _outbox_row(message: dict, checked: dict[str, str]) -> OutboxMessage:
         body=message["body"],
         html_body=message.get("html_body", ""),
         language=mail.mail_language(message.get("language") or translation.get_language()),
+        list_kind=message.get("list_kind", ""),
+        attachment=message.get("attachment", ""),
     )
 
 
-def _email(message: OutboxMessage, *, connection=None) -> EmailMultiAlternatives:
-    """The mail of an outbox row, From the portal's name in the row's language."""
+_ROW_FIELDS = (
+    "purpose", "to", "subject", "body", "html_body", "language", "list_kind", "attachment",
+)  # fmt: skip
+
+
+def _email(message: OutboxMessage, *, connection=None, attachments=None) -> EmailMultiAlternatives:
+    """The mail of an outbox row: text and (if any) HTML, From the portal's name in the row's
+    language, Reply-To the service address; a bulk mail's unsubscribe link and headers; its
+    attachment made now from the row's reference (``attachments`` caches them for a batch).
+    No header holds anything internal: the Message-ID is a keyed hash."""
+    headers = {"Message-ID": message_id_header(message)}
+    body, html_body = message.body, message.html_body
+    if message.list_kind and message.pk:
+        url = mail.unsubscribe_url(message.pk, message.language)
+        body = body.replace(mail.UNSUBSCRIBE_MARK, url)
+        html_body = html_body.replace(mail.UNSUBSCRIBE_MARK, url)
+        headers["List-Unsubscribe"] = f"<{url}>"
+        headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     email = EmailMultiAlternatives(
         subject=message.subject,
-        body=message.body,
+        body=body,
         from_email=_from_email(message.language),
         to=[message.to],
+        reply_to=[mail.reply_to()],
         connection=connection,
-        headers={
-            "X-Portal-Message": message.key[:200],
-            "Message-ID": message_id_header(message),
-        },
+        headers=headers,
     )
-    if message.html_body:
-        email.attach_alternative(message.html_body, "text/html")
+    if html_body:
+        email.attach_alternative(html_body, "text/html")
+    if message.attachment:
+        part = _attachment(message, {} if attachments is None else attachments)
+        if part is not None:
+            email.attach(part)
     return email
+
+
+def _attachment(message: OutboxMessage, cache: dict) -> SafeMIMEText | None:
+    key = (message.attachment, message.language)
+    if key not in cache:
+        with mail.language(message.language):
+            cache[key] = mail.build_attachment(message.attachment)
+    built = cache[key]
+    if built is None:
+        return None
+    filename, text, subtype, params = built
+    part = SafeMIMEText(text, subtype, "utf-8")
+    for name, value in params.items():
+        part.set_param(name, value)
+    part.add_header("Content-Disposition", "attachment", filename=filename)
+    return part
 
 
 _FROM_CACHE: dict[tuple[str, str], str] = {}
@@ -88,6 +125,8 @@ def outbox_enqueue(
     body: str,
     html_body: str = "",
     language: str = "",
+    list_kind: str = "",
+    attachment: str = "",
     send_now: bool = True,
 ) -> OutboxMessage:
     """Write one mail to the outbox, once per ``key``; send it after commit.
@@ -96,7 +135,8 @@ def outbox_enqueue(
     With ``send_now`` false the row waits for a batch sender or the sweep. ``language`` is the
     recipient's (default: the active one, in which the caller composed the mail): the From name
     is written in it. A mail that cannot be built (a line break in the subject, an invalid
-    address) raises PortalError and writes nothing.
+    address) raises PortalError and writes nothing. ``list_kind`` and ``attachment``: see
+    ``outbox_enqueue_many`` (opt-outs are honoured there, by the bulk senders, only).
     """
     row = _outbox_row(
         {
@@ -107,6 +147,8 @@ def outbox_enqueue(
             "body": body,
             "html_body": html_body,
             "language": language,
+            "list_kind": list_kind,
+            "attachment": attachment,
         },
         {},
     )
@@ -116,10 +158,7 @@ def outbox_enqueue(
         raise mail.unbuildable() from exc
     message, created = OutboxMessage.objects.get_or_create(
         key=row.key,
-        defaults={
-            field: getattr(row, field)
-            for field in ("purpose", "to", "subject", "body", "html_body", "language")
-        },
+        defaults={field: getattr(row, field) for field in _ROW_FIELDS},
     )
     if created and send_now:
         from .tasks import outbox_send_task
@@ -135,14 +174,30 @@ def outbox_enqueue_many(*, messages: Iterable[dict], batch_size: int = 500) -> l
     Rows whose key already exists are left alone, as with ``outbox_enqueue``. Nothing is sent:
     returns the ids of the rows with the given keys that are still pending, for the caller to
     pass in chunks to ``outbox_send_many`` after commit (or leave to the sweep). Two queries
-    per ``batch_size`` mails. Any mail that cannot be built raises PortalError (the caller's
-    transaction then writes nothing).
+    per ``batch_size`` mails (three with bulk mails). Any mail that cannot be built raises
+    PortalError (the caller's transaction then writes nothing).
+
+    A bulk mail names its ``list_kind`` (``mail.LIST_KINDS``): it is not written for a
+    recipient who opted out of that kind, and it is sent with one-click unsubscribe headers.
+    ``attachment`` is a reference the outbox turns into an attachment at send time
+    (``mail.register_attachment``), so rows stay small.
     """
     ids: list[int] = []
     batch: list[OutboxMessage] = []
     checked: dict[str, str] = {}
 
     def flush() -> None:
+        kinds = {m.list_kind for m in batch if m.list_kind}
+        if kinds:
+            opted_out = set(
+                MailOptOut.objects.filter(
+                    kind__in=kinds, email__in={m.to.lower() for m in batch if m.list_kind}
+                ).values_list("email", "kind")
+            )
+            if opted_out:
+                batch[:] = [m for m in batch if (m.to.lower(), m.list_kind) not in opted_out]
+            if not batch:
+                return
         OutboxMessage.objects.bulk_create(batch, ignore_conflicts=True)
         ids.extend(
             OutboxMessage.objects.filter(
@@ -162,11 +217,25 @@ def outbox_enqueue_many(*, messages: Iterable[dict], batch_size: int = 500) -> l
     return ids
 
 
+def outbox_dispatch(*, message_ids: list[int], batch_size: int = 300, window: int = 20) -> int:
+    """The one way bulk mail leaves: after commit, the written rows are sent in chunks of
+    ``batch_size``, each by one mail-queue task over one SMTP connection, claiming ``window``
+    rows per statement. Returns the number of tasks."""
+    from .tasks import outbox_send_many_task
+
+    batches = 0
+    for start in range(0, len(message_ids), batch_size):
+        outbox_send_many_task.delay_on_commit(message_ids[start : start + batch_size], window)
+        batches += 1
+    return batches
+
+
 def message_id_header(message: OutboxMessage) -> str:
     """The same Message-ID every time this outbox row is sent. If a worker dies after the SMTP
     server accepted a mail but before the row was marked sent, the retry is a retransmission of
-    the same message, which mail systems recognise as such, not a second mail."""
-    digest = hashlib.sha256(message.key.encode()).hexdigest()[:24]
+    the same message, which mail systems recognise as such, not a second mail. The digest is
+    keyed (the key names the recipient: a plain hash could be checked against a guess)."""
+    digest = salted_hmac("cqa_portal.core.outbox.message-id", message.key).hexdigest()[:24]
     domain = settings.DEFAULT_FROM_EMAIL.rsplit("@", 1)[-1].strip("> ") or "localhost"
     return f"<outbox.{message.pk}.{digest}@{domain}>"
 
@@ -270,6 +339,7 @@ def outbox_send_many(*, message_ids: Iterable[int], window: int = 1) -> int:
         return 0
     messages = OutboxMessage.objects.in_bulk(ids)
     queue = [pk for pk in ids if pk in messages]
+    attachments: dict = {}
     window = max(int(window), 1)
     sent = 0
     smtp = None
@@ -288,7 +358,7 @@ def outbox_send_many(*, message_ids: Iterable[int], window: int = 1) -> int:
                         if smtp is None:
                             smtp = get_connection()
                             smtp.open()
-                        _email(message, connection=smtp).send()
+                        _email(message, connection=smtp, attachments=attachments).send()
                     except Exception as exc:  # noqa: BLE001 - every failure is recorded on the row
                         _record_failure(message, exc)
                         if smtp is not None:
@@ -341,6 +411,25 @@ def outbox_purge(*, older_than_days: int = 365) -> int:
         status=OutboxMessage.Status.SENT, sent_at__lt=cutoff
     ).delete()
     return deleted
+
+
+@transaction.atomic
+def mail_opt_out(*, token: str) -> MailOptOut | None:
+    """One-click unsubscribe: the recipient of the outbox row ``token`` names no longer gets
+    that row's kind of bulk mail. Safe to repeat; None if the token is not valid (or the row,
+    older than the retention period, is gone)."""
+    message_id = mail.unsubscribe_message_id(token)
+    message = (
+        OutboxMessage.objects.filter(pk=message_id).exclude(list_kind="").first()
+        if message_id is not None
+        else None
+    )
+    if message is None:
+        return None
+    opt_out, _created = MailOptOut.objects.get_or_create(
+        email=message.to.lower(), kind=message.list_kind
+    )
+    return opt_out
 
 
 @transaction.atomic

@@ -4,7 +4,8 @@ from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views import i18n
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods
 
 from .health import health_report
 
@@ -112,3 +113,25 @@ def server_error(request):
         response["Retry-After"] = "30"
         return response
     return HttpResponse(_standalone("500.html"), status=500)
+
+
+@csrf_exempt  # RFC 8058: mail providers POST the one-click request without a CSRF token
+@never_cache
+@require_http_methods(["GET", "POST"])
+def mail_unsubscribe(request, token: str):
+    """One-click unsubscribe from one kind of bulk mail. GET (a link scanner, a person opening
+    the link) shows one button and changes nothing; POST (the button, or the mail program's
+    one-click request) records the opt-out."""
+    from . import selectors, services
+    from .mail import LIST_KINDS
+
+    message = selectors.unsubscribe_target(token=token)
+    if message is None:
+        return render(request, "core/unsubscribe.html", {"invalid": True}, status=400)
+    context = {"kind": LIST_KINDS.get(message.list_kind, message.list_kind)}
+    if request.method == "POST":
+        services.mail_opt_out(token=token)
+        context["done"] = True
+    else:
+        context["done"] = selectors.opted_out(email=message.to, kind=message.list_kind)
+    return render(request, "core/unsubscribe.html", context)

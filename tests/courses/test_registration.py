@@ -287,8 +287,10 @@ def test_cancelling_promotes_the_first_waiting_and_tells_them(mailoutbox, send_a
         third.email: "waiting",
     }
     subjects = {m.to[0]: m.subject for m in mailoutbox}
-    assert subjects[first.email].startswith("Registration cancelled")
-    assert subjects[second.email].startswith("You have a seat")
+    assert subjects[first.email].startswith(
+        "[China Association for Quality] Registration cancelled"
+    )
+    assert subjects[second.email].startswith("[China Association for Quality] You have a seat")
     promoted_mail = next(m for m in mailoutbox if m.to == [second.email])
     assert session.join_url in promoted_mail.body
     assert third.email not in subjects
@@ -315,7 +317,7 @@ def test_cancel_link_in_the_mail_asks_before_cancelling(
     assert "您的报名已取消" in response.content.decode()
     registration.refresh_from_db()
     assert registration.status == Registration.Status.CANCELLED
-    assert mailoutbox[-1].subject.startswith("报名已取消")
+    assert mailoutbox[-1].subject.startswith("[中国质量协会] 报名已取消")
 
 
 def test_tampered_cancel_link_is_refused(client):

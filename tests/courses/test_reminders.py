@@ -43,7 +43,7 @@ def test_due_reminder_goes_once_with_the_join_link(sweep, mailoutbox):
     assert (run.written, run.queued, run.batches) == (3, 3, 1)
     assert sorted(m.to[0] for m in mailoutbox) == sorted(r.email for r in confirmed)
     mail = mailoutbox[0]
-    assert mail.subject.startswith("开课提醒")
+    assert mail.subject.startswith("[中国质量协会] 开课提醒")
     assert "将于明天开始" in mail.body
     assert session.join_url in mail.body
     assert "/courses/registration/" in mail.body  # the cancel link
@@ -63,7 +63,10 @@ def test_one_hour_reminder(sweep, mailoutbox):
     RegistrationFactory(session=session, language="en")
     sweep()
     [mail] = mailoutbox
-    assert mail.subject == f"Reminder: {session.title_en} starts in one hour"
+    assert (
+        mail.subject
+        == f"[China Association for Quality] Reminder: {session.title_en} starts in one hour"
+    )
     assert session.join_url in mail.body
 
 
@@ -105,7 +108,7 @@ def test_moved_session_is_reminded_again_at_its_new_time(sweep, mailoutbox):
     services.session_save(session=session, actor=StaffFactory())
     mailoutbox.clear()
     sweep()
-    assert [m.subject.startswith("开课提醒") for m in mailoutbox] == [True]
+    assert [m.subject.startswith("[中国质量协会] 开课提醒") for m in mailoutbox] == [True]
 
 
 def test_written_reminders_not_sent_in_time_are_expired_not_sent_late(mailoutbox):

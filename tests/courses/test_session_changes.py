@@ -79,7 +79,7 @@ def test_staff_moving_a_session_tells_each_registrant_once(
     assert "正在通知 4 位报名者" in response.content.decode()
     assert sorted(m.to[0] for m in mailoutbox) == sorted(r.email for r in told)
     mail = mailoutbox[0]
-    assert mail.subject.startswith("时间变更")
+    assert mail.subject.startswith("[中国质量协会] 时间变更")
     assert "原定时间" in mail.body
     session.refresh_from_db()
     assert session.sequence == 1
@@ -141,7 +141,7 @@ def test_cancel_with_notice_action_mails_each_registrant_once_with_the_reason(
     assert "已取消 2 场课程；正在发送 4 封通知" in response.content.decode()
     assert sorted(m.to[0] for m in mailoutbox) == sorted(r.email for r in told)
     assert all("讲师临时出差" in m.body for m in mailoutbox)
-    assert all(m.subject.startswith("已取消") for m in mailoutbox)
+    assert all(m.subject.startswith("[中国质量协会] 已取消") for m in mailoutbox)
     session.refresh_from_db()
     assert session.status == Session.Status.CANCELLED
     entry = AuditEntry.objects.get(action="courses.session.cancelled", object_id=str(session.pk))

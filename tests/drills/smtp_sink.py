@@ -1,6 +1,7 @@
 """A real SMTP server for drills and the journey suite (aiosmtpd): accepts, defers (4xx) or
-refuses (5xx) by recipient, records every delivered message's outbox key so duplicates are
-visible, and keeps every delivered message (parsed) for the mailbox of tests/deployed."""
+refuses (5xx) by recipient, records every delivered message's Message-ID (stable per outbox
+row) so duplicates are visible, and keeps every delivered message (parsed) for the mailbox of
+tests/deployed."""
 
 import collections
 import email
@@ -35,12 +36,8 @@ class SinkHandler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
-        key = "?"
-        for line in envelope.content.decode("utf-8", "replace").splitlines():
-            if line.lower().startswith("x-portal-message:"):
-                key = line.split(":", 1)[1].strip()
-                break
         parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        key = str(parsed.get("Message-ID") or "?").strip()
         with self.lock:
             for rcpt in envelope.rcpt_tos:
                 self.delivered[f"{key}|{rcpt}"] += 1

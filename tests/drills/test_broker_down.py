@@ -85,5 +85,5 @@ def test_broker_down_loses_no_mail_and_sends_each_once(broker, client, mailoutbo
 
     connections.close_all()
     assert not pending.exists()
-    keys = [m.extra_headers.get("X-Portal-Message") for m in mailoutbox]
+    keys = [m.extra_headers.get("Message-ID") for m in mailoutbox]
     assert len(keys) == len(set(keys)) == OutboxMessage.objects.count()

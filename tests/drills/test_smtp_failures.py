@@ -68,11 +68,11 @@ def test_smtp_temporary_and_permanent_failures(sink, client):
     )
     assert services.outbox_sweep() == 1
 
-    assert sink.handler.delivered == {
-        "drill.smtp:ok@example.com|ok@example.com": 1,
-        "drill.smtp:busy@example.com|busy@example.com": 1,
-        "drill.smtp:gone@example.com|gone@example.com": 1,
+    message_ids = {
+        to: services.message_id_header(OutboxMessage.objects.get(to=to))
+        for to in ("ok@example.com", "busy@example.com", "gone@example.com")
     }
+    assert sink.handler.delivered == {f"{mid}|{to}": 1 for to, mid in message_ids.items()}
 
 
 @pytest.mark.django_db

@@ -85,15 +85,22 @@ def _reminders():
     )
 
 
-def test_reminders_before_and_after_due_date_once_per_step(due_fee, mailoutbox):
+def test_reminders_before_and_after_due_date_once_per_step(
+    due_fee, mailoutbox, django_capture_on_commit_callbacks
+):
     fee, membership = due_fee
-    services.fee_reminders_send(today=datetime.date(2020, 2, 20))  # 40 days before: nothing
+
+    def run(day):
+        with django_capture_on_commit_callbacks(execute=True):
+            services.fee_reminders_send(today=day)
+
+    run(datetime.date(2020, 2, 20))  # 40 days before: nothing
     assert _reminders() == []
-    services.fee_reminders_send(today=datetime.date(2020, 3, 5))
-    services.fee_reminders_send(today=datetime.date(2020, 3, 6))  # same step again: nothing
+    run(datetime.date(2020, 3, 5))
+    run(datetime.date(2020, 3, 6))  # same step again: nothing
     assert _reminders() == [f"members.fee_reminder:{fee.pk}:before_30:{membership.user.email}"]
-    services.fee_reminders_send(today=datetime.date(2020, 3, 28))
-    services.fee_reminders_send(today=datetime.date(2020, 4, 10))
+    run(datetime.date(2020, 3, 28))
+    run(datetime.date(2020, 4, 10))
     assert len(_reminders()) == 3
     assert len(mailoutbox) == 3
     assert mailoutbox[0].to == [membership.user.email]

@@ -17,12 +17,15 @@ from .factories import CompanyFactory, FeeFactory, MembershipFactory
 pytestmark = pytest.mark.django_db
 
 
-def test_fee_reminder_goes_to_each_administrator_in_their_language(mailoutbox):
+def test_fee_reminder_goes_to_each_administrator_in_their_language(
+    mailoutbox, django_capture_on_commit_callbacks
+):
     company = CompanyFactory(name="Jia Quality Ltd")
     english = MembershipFactory(company=company, user=UserFactory(language="en"))
     chinese = MembershipFactory(company=company, user=UserFactory(language="zh-hans"))
     FeeFactory(company=company, due_date=datetime.date(2020, 3, 31))
-    services.fee_reminders_send(today=datetime.date(2020, 3, 5))
+    with django_capture_on_commit_callbacks(execute=True):
+        services.fee_reminders_send(today=datetime.date(2020, 3, 5))
     by_recipient = {m.to[0]: m for m in mailoutbox}
     assert set(by_recipient) == {english.user.email, chinese.user.email}
     assert_english(by_recipient[english.user.email])

@@ -267,7 +267,7 @@ def test_admin_pages_render(client, staff, survey):
         "/admin/surveys/question/",
         "/admin/surveys/response/",
         f"/admin/surveys/response/{response_obj.pk}/change/",
-        "/admin/surveys/surveyreminder/",
+        "/admin/core/outboxmessage/?q=surveys.reminder:",
         "/admin/surveys/summarysnapshot/",
     ]:
         assert client.get(url).status_code == 200, url
