@@ -76,6 +76,8 @@ class Stack:
             "SECRET_KEY": "deployed-suite-" + secrets.token_hex(24),
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "SITE_URL": self.url,
+            # Deployed behind one reverse proxy: the client is the last X-Forwarded-For entry.
+            "TRUSTED_PROXY_COUNT": "1",
             "SECURE_SSL_REDIRECT": "false",
             "SECURE_HSTS_SECONDS": "0",
             "EMAIL_URL": f"smtp://127.0.0.1:{self.smtp.port}",
