@@ -251,6 +251,14 @@ def zh(message: str) -> str:
         return translation.gettext(message)
 
 
+def zh_n(singular: str, plural: str, count: int) -> str:
+    """The Chinese the site shows for an ``ngettext`` message, with ``count`` filled in."""
+    from django.utils import translation
+
+    with translation.override("zh-hans"):
+        return translation.ngettext(singular, plural, count) % {"count": count}
+
+
 STAFF = ("staff@caq.example.org", "cqa-staff-2020")  # cqa_portal/core/demo.py
 MEMBER = ("member@example.com", "cqa-member-2020")
 
