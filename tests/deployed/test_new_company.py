@@ -116,8 +116,8 @@ def test_company_signs_up_applies_is_approved_and_invites_a_colleague(visitor, m
         colleague.page.click("main a[href*='/accounts/signup/']")
     colleague.checked()
     _sign_up_and_verify(colleague, mailbox, email=colleague_email, name="李娜")
-    if INVITATION not in colleague.page.url:  # back to the invitation, as its page says
-        colleague.goto(invitation.link(INVITATION))
+    # Signed up from the invitation: the confirmation logs in and leads back to it.
+    assert colleague.page.url == invitation.link(INVITATION), colleague.page.url
     colleague.submit("main form button[type=submit]")  # accept
     assert colleague.page.url.endswith("/members/"), colleague.page.url
     assert zh("Welcome! You now have access to %(company)s in the member area.") % {
