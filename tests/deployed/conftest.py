@@ -25,11 +25,18 @@ BROWSER_ARGS = [
 ]
 
 
+@pytest.hookimpl(trylast=True)  # after pytest-randomly has shuffled the journeys
 def pytest_collection_modifyitems(items):
+    """Mark the suite; its closing checks (test_zz_*: every page kind the journeys loaded,
+    every mail they received) run after every journey, whatever order the journeys ran in."""
     here = Path(__file__).parent
+    closing = []
     for item in items:
         if here in Path(item.fspath).parents:
             item.add_marker(pytest.mark.deployed)
+            if Path(item.fspath).name.startswith("test_zz_"):
+                closing.append(item)
+    items[:] = [item for item in items if item not in closing] + closing
 
 
 def _postgres_url() -> str:

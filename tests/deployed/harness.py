@@ -4,20 +4,21 @@ A ``Visitor`` is one fresh browser context (390 px wide, as a phone). Every resp
 more that the journey did not declare with ``expect()`` is recorded and fails the test at the
 end. After each page load, ``Checks`` runs axe-core and the 390 px overflow check once per
 distinct page (paths with numbers and tokens folded together); their findings are asserted by
-tests/deployed/test_zz_pages.py so that a journey's own assertions stay readable.
+tests/deployed/test_zz_pages_and_mail.py so that a journey's own assertions stay readable.
 """
 
 from __future__ import annotations
 
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from urllib.parse import urlsplit
 
 from playwright.sync_api import Page
 
-from .stack import Stack, http_get
+from .stack import WORKERS, Stack, http_get
 
 VIEWPORT = {"width": 390, "height": 844}
 LINK = re.compile(r"https?://[^\s<>\"'）)]+")
@@ -209,8 +210,9 @@ class Mailbox:
     def link_problems(self, mails=None, *, skip=frozenset(), only=None) -> list[str]:
         """Links of the mails (all so far by default) fetched with a fresh client, following
         redirects on the site only: not 200 in the end, or built for another host than the
-        site, is a problem. Each link is fetched once."""
-        problems = []
+        site, is a problem. Each link is fetched once; as many at a time as gunicorn has
+        workers."""
+        problems, fetch = [], []
         for mail in self.all() if mails is None else mails:
             for link in mail.links:
                 if link in self.checked or link in skip or (only is not None and link not in only):
@@ -229,20 +231,30 @@ class Mailbox:
                         # Meant for this site but built from something else than SITE_URL.
                         problems.append(f"{mail.subject!r} to {mail.to}: {link} is not the site")
                     continue  # another site's address: not followed
-                path = parts.path + (f"?{parts.query}" if parts.query else "")
-                status, headers, _body = http_get(self.stack.port, path)
-                for _hop in range(5):  # redirects on the site (a login page for a member's)
-                    target = urlsplit(headers.get("Location", ""))
-                    if status not in {301, 302, 303, 307, 308} or target.netloc not in {
-                        "",
-                        parts.netloc,
-                    }:
-                        break
-                    path = target.path + (f"?{target.query}" if target.query else "")
-                    status, headers, _body = http_get(self.stack.port, path)
-                if status != 200:
-                    problems.append(f"{mail.subject!r} to {mail.to}: {link} answered {status}")
+                fetch.append((mail, link))
+        with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+            statuses = list(pool.map(lambda item: self._final_status(item[1]), fetch))
+        for (mail, link), status in zip(fetch, statuses, strict=True):
+            if status != 200:
+                problems.append(f"{mail.subject!r} to {mail.to}: {link} answered {status}")
         return problems
+
+    def _final_status(self, link: str) -> int:
+        """The status a fresh client ends on, following up to 5 redirects on the site (a
+        member's page answers with the login page)."""
+        parts = urlsplit(link)
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        status, headers, _body = http_get(self.stack.port, path)
+        for _hop in range(5):
+            target = urlsplit(headers.get("Location", ""))
+            if status not in {301, 302, 303, 307, 308} or target.netloc not in {
+                "",
+                parts.netloc,
+            }:
+                break
+            path = target.path + (f"?{target.query}" if target.query else "")
+            status, headers, _body = http_get(self.stack.port, path)
+        return status
 
 
 def zh(message: str) -> str:
@@ -251,6 +263,14 @@ def zh(message: str) -> str:
 
     with translation.override("zh-hans"):
         return translation.gettext(message)
+
+
+def zh_n(singular: str, plural: str, count: int) -> str:
+    """The Chinese the site shows for an ``ngettext`` message, with ``count`` filled in."""
+    from django.utils import translation
+
+    with translation.override("zh-hans"):
+        return translation.ngettext(singular, plural, count) % {"count": count}
 
 
 STAFF = ("staff@caq.example.org", "cqa-staff-2020")  # cqa_portal/core/demo.py

@@ -14,7 +14,6 @@ import secrets
 from http.cookies import SimpleCookie
 from urllib.parse import urlencode
 
-import pytest
 import redis
 
 VISITORS = 100
@@ -74,11 +73,6 @@ def _visit(port: int, number: int) -> str:
     return f"POST {response.status} {location}".strip()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="page cache placeholder is per process, and the sign throttle does not see the "
-    "proxy's client address (h1)",
-)
 def test_hundred_fresh_visitors_sign_from_the_open_letter(stack):
     try:
         outcomes = [_visit(stack.port, number) for number in range(VISITORS)]

@@ -1,4 +1,4 @@
-"""Runs after the journeys (files are collected in name order): every page kind the journeys
+"""Runs after the journeys (conftest.py puts it last): every page kind the journeys
 loaded, plus the main public pages, has no serious or critical axe violation and no horizontal
 overflow at 390 px; every link in every mail the stack sent answers 200 on the running site."""
 
