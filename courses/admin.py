@@ -76,7 +76,6 @@ class SessionAdmin(SpreadsheetImportMixin, ImportMixin, admin.ModelAdmin):
     live platform's attendance export (CSV in UTF-8 or GBK, or XLSX)."""
 
     resource_classes = [AttendanceResource]
-    import_formats = [CSV, XLSX]
     skip_admin_log = True  # the audit log records the attendance import
 
     list_display = [

@@ -17,7 +17,6 @@ from cqa_portal.core.admin import (
 
 from . import services
 from .exports import (
-    IMPORT_FORMATS,
     AllianceMemberResource,
     ConfirmedSignatureResource,
     CoSignatureResource,
@@ -159,7 +158,6 @@ class AllianceMemberAdmin(SpreadsheetExportMixin, SpreadsheetImportMixin, Import
 
     resource_classes = [AllianceMemberResource]
     formfield_overrides = URL_FIELDS
-    import_formats = IMPORT_FORMATS
     list_display = ["name", "short_name", "alliance", "joined_on", "order", "is_sample"]
     list_filter = ["alliance", "is_sample"]
     list_editable = ["order"]

@@ -11,15 +11,12 @@ from django.core.validators import ProhibitNullCharactersValidator
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from import_export import fields, resources, widgets
-from import_export.formats import base_formats
 
 from cqa_portal.core import exports
 from cqa_portal.core.exports import ChoiceLabel
 from cqa_portal.core.reference import Province
 
 from .models import Alliance, AllianceMember, CoSignature, Signature
-
-IMPORT_FORMATS = [base_formats.CSV, base_formats.XLSX]
 
 
 def _field(attribute: str, label, widget=None) -> fields.Field:

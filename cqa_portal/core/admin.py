@@ -79,6 +79,8 @@ class SpreadsheetImportMixin:
     are listed by row, without tracebacks."""
 
     import_template_name = "admin/portal_import.html"
+    # What the import page offers, as README says: CSV (UTF-8 or GBK) and XLSX.
+    import_formats = [base_formats.CSV, base_formats.XLSX]
     max_import_bytes = 20 * 1024 * 1024
 
     def _back_to_import(self, request, message):

@@ -8,7 +8,7 @@ import secrets
 
 import pytest
 
-from members.validators import USCC_ALPHABET, uscc_check_char
+from cqa_portal.core.validators import USCC_ALPHABET, uscc_check_char
 
 from .harness import STAFF, zh
 

@@ -13,7 +13,7 @@ import secrets
 import openpyxl
 import pytest
 
-from members.validators import USCC_ALPHABET, uscc_check_char
+from cqa_portal.core.validators import USCC_ALPHABET, uscc_check_char
 
 from .harness import MEMBER, STAFF, admin_save, zh, zh_n
 
