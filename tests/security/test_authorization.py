@@ -78,6 +78,7 @@ RULES: dict[str, tuple[str | None, object, object, object, object]] = {
     ),
     "courses:registration_ics": ("token", {400, 404}, {400, 404}, {400, 404}, {400, 404}),
     "members:invitation": ("token", 404, 404, 404, 404),
+    "core:mail_unsubscribe": ("token", 400, 400, 400, 400),
     # a new confirmation link (the form on an expired link's page) only takes POST
     "pledges:confirm_resend": ("token", 405, 405, 405, 405),
     "courses:confirm_resend": ("token", 405, 405, 405, 405),
