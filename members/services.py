@@ -947,12 +947,3 @@ def relief_request_decide(
             },
         )
     return relief
-
-
-def open_relief_exists(*, company: MemberCompany, year: int, exclude_pk=None) -> bool:
-    qs = ReliefRequest.objects.filter(
-        company=company, year=year, status__in=ReliefRequest.OPEN_STATUSES
-    )
-    if exclude_pk:
-        qs = qs.exclude(pk=exclude_pk)
-    return qs.exists()
