@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 
 from cqa_portal.core.selectors import audit_history
@@ -114,10 +114,4 @@ def open_invitations_for(*, email: str) -> list[Invitation]:
         Invitation.objects.filter(
             email__iexact=email, accepted_at__isnull=True, revoked_at__isnull=True
         ).select_related("company")
-    )
-
-
-def companies_with_users() -> QuerySet[MemberCompany]:
-    return MemberCompany.objects.select_related("level").prefetch_related(
-        Prefetch("members", queryset=CompanyMembership.objects.select_related("user"))
     )

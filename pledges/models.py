@@ -404,10 +404,6 @@ class Signature(models.Model):
     def counts(self) -> bool:
         return self.status == self.Status.CONFIRMED and not self.is_hidden
 
-    @property
-    def is_public(self) -> bool:
-        return self.counts and self.show_name
-
 
 class SignatureTally(models.Model):
     """Exact counts of confirmed, visible signatures per initiative, kind and province, kept in

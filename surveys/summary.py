@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from dataclasses import dataclass
 
 from django.db import connection
 from django.db.models import Aggregate, Avg, Count, FloatField, Max, Min, Q
@@ -72,24 +73,36 @@ def submitted_responses(survey: Survey):
     return Response.objects.filter(survey=survey, status=Response.Status.SUBMITTED).order_by()
 
 
-def compute_summary(survey: Survey) -> dict:
-    """The whole summary of a survey's submitted responses, as JSON-ready data."""
-    questions = list(survey.questions.order_by("order", "pk"))
-    options = list(
-        QuestionOption.objects.filter(question__survey=survey).order_by("question_id", "order")
-    )
+@dataclass
+class _Figures:
+    """The aggregate rows of one survey, reshaped per question for ``_question_entry``."""
+
+    answered: dict[int, int]
+    option_counts: dict[int, int]
+    other_texts: dict[int, int]
+    crosstabs: dict[str, dict[int, dict]]
+    stats: dict[int, dict]
+    months: dict[int, list[tuple[str, int]]]
+    conditions: dict[int, list[int]]
+    option_by_question: dict[int, list[QuestionOption]]
+    code_of_option: dict[int, str]
+    code_of_question: dict[int, str]
+
+
+def _condition_options(survey: Survey) -> dict[int, list[int]]:
+    """The options of its condition question that show each conditional question."""
     conditions = defaultdict(list)
     for question_id, option_id in Question.condition_options.through.objects.filter(
         question__survey=survey
     ).values_list("question_id", "questionoption_id"):
         conditions[question_id].append(option_id)
+    return conditions
 
-    answers = submitted_answers(survey)
-    responses = submitted_responses(survey)
 
-    active_members = MemberCompany.objects.filter(status=MemberCompany.Status.ACTIVE).count()
+def _group_sizes(responses) -> tuple[int, int, dict[str, dict]]:
+    """Responses in all, those of active members, and the size of each group.
 
-    # Group sizes: one GROUP BY over the three dimensions together, summed per dimension.
+    One GROUP BY over the three dimensions together, summed per dimension."""
     columns = list(DIMENSIONS.values())
     group_sizes = {dimension: defaultdict(int) for dimension in DIMENSIONS}
     total = responded_active = 0
@@ -101,12 +114,14 @@ def compute_summary(survey: Survey) -> dict:
         for dimension, column in DIMENSIONS.items():
             if row[column]:
                 group_sizes[dimension][row[column]] += row["n"]
-    group_sizes = {dimension: dict(sizes) for dimension, sizes in group_sizes.items()}
+    return total, responded_active, {d: dict(sizes) for d, sizes in group_sizes.items()}
 
-    # Companies that answered each question: one row per answer for every kind except
-    # multiple choice, where distinct responses are counted.
+
+def _answered_counts(answers, questions: list[Question]) -> dict[int, int]:
+    """Companies that answered each question: one row per answer for every kind except
+    multiple choice, where distinct responses are counted."""
     multiple_ids = [q.pk for q in questions if q.kind == Question.Kind.MULTIPLE]
-    answered = {
+    return {
         row["question_id"]: row["distinct"] if row["question_id"] in multiple_ids else row["rows"]
         for row in answers.values("question_id").annotate(
             rows=Count("pk"),
@@ -114,14 +129,18 @@ def compute_summary(survey: Survey) -> dict:
         )
     }
 
-    # Chosen options by region, industry and finer industry in one scan of the answers: the
-    # rows are counts per combination (bounded by groups × options, not by responses); the
-    # overall distribution and the three cross-tabs are sums of them.
+
+def _option_tallies(answers, questions: list[Question]):
+    """Chosen options, "other" texts per question, and the single-choice cross-tabs.
+
+    Chosen options by region, industry and finer industry in one scan of the answers: the rows
+    are counts per combination (bounded by groups × options, not by responses); the overall
+    distribution and the three cross-tabs are sums of them."""
     single_ids = {q.pk for q in questions if q.kind == Question.Kind.SINGLE}
     option_counts = defaultdict(int)
     other_texts = defaultdict(int)
     crosstabs = {dimension: defaultdict(dict) for dimension in DIMENSIONS}
-    group_columns = [f"response__{column}" for column in columns]
+    group_columns = [f"response__{column}" for column in DIMENSIONS.values()]
     for row in (
         answers.filter(option__isnull=False)
         .values(*group_columns, "question_id", "option_id")
@@ -136,9 +155,11 @@ def compute_summary(survey: Survey) -> dict:
             if group:
                 cells = crosstabs[dimension][row["question_id"]].setdefault(group, {})
                 cells[row["option_id"]] = cells.get(row["option_id"], 0) + row["n"]
+    return option_counts, other_texts, crosstabs
 
-    number_ids = [q.pk for q in questions if q.kind == Question.Kind.NUMBER]
-    stats = number_stats(survey, number_ids)
+
+def _date_months(answers, questions: list[Question]) -> dict[int, list[tuple[str, int]]]:
+    """Answers per month ("YYYY-MM", in order) of each date question."""
     months = defaultdict(list)
     date_ids = [q.pk for q in questions if q.kind == Question.Kind.DATE]
     if date_ids:
@@ -150,65 +171,101 @@ def compute_summary(survey: Survey) -> dict:
             .order_by("question_id", "month")
         ):
             months[row["question_id"]].append((row["month"].strftime("%Y-%m"), row["n"]))
+    return months
+
+
+def _choice_fields(question: Question, base: int, figures: _Figures) -> dict:
+    """Options with counts and shares, "other" texts, and the ranking (multiple choice) or
+    the cross-tabs by group (single choice)."""
+    entry: dict = {
+        "options": [
+            {
+                "code": o.code,
+                "label": o.label_zh,
+                "label_en": o.label_en,
+                "count": figures.option_counts.get(o.pk, 0),
+                "pct": _pct(figures.option_counts.get(o.pk, 0), base),
+            }
+            for o in figures.option_by_question[question.pk]
+        ],
+        "other_texts": figures.other_texts.get(question.pk, 0),
+    }
+    if question.kind == Question.Kind.MULTIPLE:
+        entry["ranking"] = [
+            o["code"] for o in sorted(entry["options"], key=lambda o: -o["count"]) if o["count"]
+        ]
+    else:
+        code_of_option = figures.code_of_option
+        entry["by"] = {
+            dimension: {
+                group: {code_of_option[o]: n for o, n in cells.items()}
+                for group, cells in figures.crosstabs[dimension].get(question.pk, {}).items()
+            }
+            for dimension in DIMENSIONS
+        }
+    return entry
+
+
+def _question_entry(question: Question, figures: _Figures) -> dict:
+    """The summary of one question."""
+    base = figures.answered.get(question.pk, 0)
+    entry = {
+        "id": question.pk,
+        "code": question.code,
+        "kind": question.kind,
+        "text": question.text,
+        "text_en": question.text_en,
+        "required": question.required,
+        "answered": base,
+    }
+    if question.condition_question_id:
+        entry["condition"] = {
+            "question": figures.code_of_question.get(question.condition_question_id),
+            "options": [figures.code_of_option[o] for o in figures.conditions[question.pk]],
+        }
+    if question.is_choice:
+        entry.update(_choice_fields(question, base, figures))
+    if question.kind == Question.Kind.NUMBER:
+        entry["stats"] = figures.stats.get(question.pk, {"n": 0})
+    if question.kind == Question.Kind.DATE:
+        entry["months"] = [
+            {"month": month, "count": n, "pct": _pct(n, base)}
+            for month, n in figures.months.get(question.pk, [])
+        ]
+    return entry
+
+
+def compute_summary(survey: Survey) -> dict:
+    """The whole summary of a survey's submitted responses, as JSON-ready data."""
+    questions = list(survey.questions.order_by("order", "pk"))
+    options = list(
+        QuestionOption.objects.filter(question__survey=survey).order_by("question_id", "order")
+    )
+    conditions = _condition_options(survey)
+    answers = submitted_answers(survey)
+    active_members = MemberCompany.objects.filter(status=MemberCompany.Status.ACTIVE).count()
+    total, responded_active, group_sizes = _group_sizes(submitted_responses(survey))
+    answered = _answered_counts(answers, questions)
+    option_counts, other_texts, crosstabs = _option_tallies(answers, questions)
+    number_ids = [q.pk for q in questions if q.kind == Question.Kind.NUMBER]
+    stats = number_stats(survey, number_ids)
+    months = _date_months(answers, questions)
 
     option_by_question = defaultdict(list)
     for option in options:
         option_by_question[option.question_id].append(option)
-    code_of_option = {o.pk: o.code for o in options}
-    code_of_question = {q.pk: q.code for q in questions}
-
-    data_questions = []
-    for question in questions:
-        base = answered.get(question.pk, 0)
-        entry = {
-            "id": question.pk,
-            "code": question.code,
-            "kind": question.kind,
-            "text": question.text,
-            "text_en": question.text_en,
-            "required": question.required,
-            "answered": base,
-        }
-        if question.condition_question_id:
-            entry["condition"] = {
-                "question": code_of_question.get(question.condition_question_id),
-                "options": [code_of_option[o] for o in conditions[question.pk]],
-            }
-        if question.is_choice:
-            entry["options"] = [
-                {
-                    "code": o.code,
-                    "label": o.label_zh,
-                    "label_en": o.label_en,
-                    "count": option_counts.get(o.pk, 0),
-                    "pct": _pct(option_counts.get(o.pk, 0), base),
-                }
-                for o in option_by_question[question.pk]
-            ]
-            entry["other_texts"] = other_texts.get(question.pk, 0)
-            if question.kind == Question.Kind.MULTIPLE:
-                entry["ranking"] = [
-                    o["code"]
-                    for o in sorted(entry["options"], key=lambda o: -o["count"])
-                    if o["count"]
-                ]
-            else:
-                entry["by"] = {
-                    dimension: {
-                        group: {code_of_option[o]: n for o, n in cells.items()}
-                        for group, cells in crosstabs[dimension].get(question.pk, {}).items()
-                    }
-                    for dimension in DIMENSIONS
-                }
-        if question.kind == Question.Kind.NUMBER:
-            entry["stats"] = stats.get(question.pk, {"n": 0})
-        if question.kind == Question.Kind.DATE:
-            entry["months"] = [
-                {"month": month, "count": n, "pct": _pct(n, base)}
-                for month, n in months.get(question.pk, [])
-            ]
-        data_questions.append(entry)
-
+    figures = _Figures(
+        answered=answered,
+        option_counts=option_counts,
+        other_texts=other_texts,
+        crosstabs=crosstabs,
+        stats=stats,
+        months=months,
+        conditions=conditions,
+        option_by_question=option_by_question,
+        code_of_option={o.pk: o.code for o in options},
+        code_of_question={q.pk: q.code for q in questions},
+    )
     data = {
         "version": SUMMARY_VERSION,
         "made_at": timezone.now().isoformat(),
@@ -225,7 +282,7 @@ def compute_summary(survey: Survey) -> dict:
             "response_rate": _pct(responded_active, active_members),
         },
         "groups": group_sizes,
-        "questions": data_questions,
+        "questions": [_question_entry(question, figures) for question in questions],
     }
     data["key"] = key_figures(data)
     return data

@@ -36,11 +36,6 @@ def privacy(request):
     return render(request, "core/privacy.html")
 
 
-def placeholder(request, *, section: str):
-    """A section whose app has not been built yet: says so rather than 404."""
-    return render(request, "core/placeholder.html", {"section": section})
-
-
 @never_cache
 @require_GET
 def healthz(request):

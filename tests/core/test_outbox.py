@@ -134,7 +134,7 @@ def test_stale_claim_is_taken_back_by_the_sweep(mailoutbox):
 def test_batch_uses_one_connection(mailoutbox):
     ids = [_enqueue(key=f"k:{i}", to=f"u{i}@example.com").pk for i in range(5)]
     with mock.patch(
-        "cqa_portal.core.services.get_connection", wraps=services.get_connection
+        "cqa_portal.core.services.delivery.get_connection", wraps=services.delivery.get_connection
     ) as get_connection:
         assert services.outbox_send_many(message_ids=ids) == 5
     assert get_connection.call_count == 1

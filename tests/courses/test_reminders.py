@@ -229,7 +229,8 @@ def test_many_registrants_batched_over_few_connections_and_queries(sweep, mailou
 
     OutboxMessage.objects.filter(purpose="courses.reminder").delete()
     with mock.patch(
-        "cqa_portal.core.services.get_connection", wraps=core_services.get_connection
+        "cqa_portal.core.services.delivery.get_connection",
+        wraps=core_services.delivery.get_connection,
     ) as get_connection:
         sweep()
     assert len(mailoutbox) == 450

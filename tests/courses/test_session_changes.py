@@ -179,7 +179,8 @@ def test_notices_to_many_registrants_go_in_batches(mailoutbox, settings, send_af
     session = SessionFactory()
     RegistrationFactory.create_batch(250, session=session)
     with mock.patch(
-        "cqa_portal.core.services.get_connection", wraps=core_services.get_connection
+        "cqa_portal.core.services.delivery.get_connection",
+        wraps=core_services.delivery.get_connection,
     ) as get_connection:
         notified = send_after_commit(
             services.session_cancel, session_id=session.pk, actor=None, reason=""

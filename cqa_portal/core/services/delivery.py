@@ -1,8 +1,4 @@
-"""Writes for the cross-app building blocks: the mail outbox and the audit log.
-
-Every app sends mail with ``outbox_enqueue`` inside the transaction that causes the mail and
-records status changes with ``audit_log`` in the transaction that makes them.
-"""
+"""Outbox delivery: building each mail, sending with retries and backoff, sweeping and purging."""
 
 from __future__ import annotations
 
@@ -14,48 +10,21 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.contenttypes.models import ContentType
-from django.core.mail import BadHeaderError, EmailMultiAlternatives, get_connection
+from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.message import SafeMIMEText
-from django.db import connection, models, transaction
-from django.db.models import Q, Value
-from django.db.models.functions import Cast, Substr
-from django.utils import timezone, translation
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
-from . import mail
-from .models import AuditEntry, MailOptOut, OutboxMessage
+from .. import mail
+from ..models import OutboxMessage
+from .audit import audit_log
 
 logger = logging.getLogger(__name__)
 
 # Backoff for temporary failures, in seconds, by attempt number (last value repeats).
 RETRY_BACKOFF = [60, 300, 900, 3600, 3 * 3600]
-
-
-def _outbox_row(message: dict, checked: dict[str, str]) -> OutboxMessage:
-    """An unsaved outbox row for ``message`` (``outbox_enqueue``'s arguments), checked: a mail
-    that cannot be built raises PortalError here, before anything is written, instead of being
-    written, reported as sent and failing in the worker. ``checked`` caches checked subjects."""
-    subject = message["subject"]
-    if subject not in checked:
-        checked[subject] = mail.checked_subject(subject)[:255]
-    mail.check_recipient(message["to"])
-    return OutboxMessage(
-        key=message["key"][:255],
-        purpose=message["purpose"],
-        to=message["to"],
-        subject=checked[subject],
-        body=message["body"],
-        html_body=message.get("html_body", ""),
-        language=mail.mail_language(message.get("language") or translation.get_language()),
-        list_kind=message.get("list_kind", ""),
-        attachment=message.get("attachment", ""),
-    )
-
-
-_ROW_FIELDS = (
-    "purpose", "to", "subject", "body", "html_body", "language", "list_kind", "attachment",
-)  # fmt: skip
 
 
 def _email(message: OutboxMessage, *, connection=None, attachments=None) -> EmailMultiAlternatives:
@@ -113,121 +82,6 @@ def _from_email(language: str) -> str:
     if key not in _FROM_CACHE:
         _FROM_CACHE[key] = mail.from_email(language)
     return _FROM_CACHE[key]
-
-
-@transaction.atomic
-def outbox_enqueue(
-    *,
-    key: str,
-    purpose: str,
-    to: str,
-    subject: str,
-    body: str,
-    html_body: str = "",
-    language: str = "",
-    list_kind: str = "",
-    attachment: str = "",
-    send_now: bool = True,
-) -> OutboxMessage:
-    """Write one mail to the outbox, once per ``key``; send it after commit.
-
-    Calling it again with the same key returns the existing row and writes nothing.
-    With ``send_now`` false the row waits for a batch sender or the sweep. ``language`` is the
-    recipient's (default: the active one, in which the caller composed the mail): the From name
-    is written in it. A mail that cannot be built (a line break in the subject, an invalid
-    address) raises PortalError and writes nothing. ``list_kind`` and ``attachment``: see
-    ``outbox_enqueue_many`` (opt-outs are honoured there, by the bulk senders, only).
-    """
-    row = _outbox_row(
-        {
-            "key": key,
-            "purpose": purpose,
-            "to": to,
-            "subject": subject,
-            "body": body,
-            "html_body": html_body,
-            "language": language,
-            "list_kind": list_kind,
-            "attachment": attachment,
-        },
-        {},
-    )
-    try:
-        _email(row).message()
-    except (BadHeaderError, ValueError) as exc:
-        raise mail.unbuildable() from exc
-    message, created = OutboxMessage.objects.get_or_create(
-        key=row.key,
-        defaults={field: getattr(row, field) for field in _ROW_FIELDS},
-    )
-    if created and send_now:
-        from .tasks import outbox_send_task
-
-        outbox_send_task.delay_on_commit(message.pk)
-    return message
-
-
-@transaction.atomic
-def outbox_enqueue_many(*, messages: Iterable[dict], batch_size: int = 500) -> list[int]:
-    """Write many mails at once (dicts of ``outbox_enqueue``'s arguments, without ``send_now``).
-
-    Rows whose key already exists are left alone, as with ``outbox_enqueue``. Nothing is sent:
-    returns the ids of the rows with the given keys that are still pending, for the caller to
-    pass in chunks to ``outbox_send_many`` after commit (or leave to the sweep). Two queries
-    per ``batch_size`` mails (three with bulk mails). Any mail that cannot be built raises
-    PortalError (the caller's transaction then writes nothing).
-
-    A bulk mail names its ``list_kind`` (``mail.LIST_KINDS``): it is not written for a
-    recipient who opted out of that kind, and it is sent with one-click unsubscribe headers.
-    ``attachment`` is a reference the outbox turns into an attachment at send time
-    (``mail.register_attachment``), so rows stay small.
-    """
-    ids: list[int] = []
-    batch: list[OutboxMessage] = []
-    checked: dict[str, str] = {}
-
-    def flush() -> None:
-        kinds = {m.list_kind for m in batch if m.list_kind}
-        if kinds:
-            opted_out = set(
-                MailOptOut.objects.filter(
-                    kind__in=kinds, email__in={m.to.lower() for m in batch if m.list_kind}
-                ).values_list("email", "kind")
-            )
-            if opted_out:
-                batch[:] = [m for m in batch if (m.to.lower(), m.list_kind) not in opted_out]
-            if not batch:
-                return
-        OutboxMessage.objects.bulk_create(batch, ignore_conflicts=True)
-        ids.extend(
-            OutboxMessage.objects.filter(
-                key__in=[m.key for m in batch], status=OutboxMessage.Status.PENDING
-            )
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
-        batch.clear()
-
-    for message in messages:
-        batch.append(_outbox_row(message, checked))
-        if len(batch) >= batch_size:
-            flush()
-    if batch:
-        flush()
-    return ids
-
-
-def outbox_dispatch(*, message_ids: list[int], batch_size: int = 300, window: int = 20) -> int:
-    """The one way bulk mail leaves: after commit, the written rows are sent in chunks of
-    ``batch_size``, each by one mail-queue task over one SMTP connection, claiming ``window``
-    rows per statement. Returns the number of tasks."""
-    from .tasks import outbox_send_many_task
-
-    batches = 0
-    for start in range(0, len(message_ids), batch_size):
-        outbox_send_many_task.delay_on_commit(message_ids[start : start + batch_size], window)
-        batches += 1
-    return batches
 
 
 def message_id_header(message: OutboxMessage) -> str:
@@ -414,25 +268,6 @@ def outbox_purge(*, older_than_days: int = 365) -> int:
 
 
 @transaction.atomic
-def mail_opt_out(*, token: str) -> MailOptOut | None:
-    """One-click unsubscribe: the recipient of the outbox row ``token`` names no longer gets
-    that row's kind of bulk mail. Safe to repeat; None if the token is not valid (or the row,
-    older than the retention period, is gone)."""
-    message_id = mail.unsubscribe_message_id(token)
-    message = (
-        OutboxMessage.objects.filter(pk=message_id).exclude(list_kind="").first()
-        if message_id is not None
-        else None
-    )
-    if message is None:
-        return None
-    opt_out, _created = MailOptOut.objects.get_or_create(
-        email=message.to.lower(), kind=message.list_kind
-    )
-    return opt_out
-
-
-@transaction.atomic
 def outbox_retry(*, message_ids: Iterable[int], actor=None) -> int:
     """Staff put failed mails back in the queue."""
     messages = list(
@@ -452,129 +287,7 @@ def outbox_retry(*, message_ids: Iterable[int], actor=None) -> int:
             from_state=OutboxMessage.Status.FAILED,
             to_state=OutboxMessage.Status.PENDING,
         )
-        from .tasks import outbox_send_task
+        from ..tasks import outbox_send_task
 
         outbox_send_task.delay_on_commit(message.pk)
     return len(messages)
-
-
-def audit_log(
-    *,
-    actor,
-    action: str,
-    obj: models.Model,
-    from_state: str = "",
-    to_state: str = "",
-    detail: str = "",
-) -> AuditEntry:
-    """Record a change. Call it inside the transaction that makes the change."""
-    entry = audit_entry(
-        actor=actor,
-        action=action,
-        obj=obj,
-        from_state=from_state,
-        to_state=to_state,
-        detail=detail,
-    )
-    entry.save()
-    return entry
-
-
-def audit_entry(
-    *,
-    actor,
-    action: str,
-    obj: models.Model,
-    from_state: str = "",
-    to_state: str = "",
-    detail: str = "",
-) -> AuditEntry:
-    """An unsaved audit entry, for ``audit_log_many`` (set-based changes)."""
-    user = actor if getattr(actor, "is_authenticated", False) else None
-    return AuditEntry(
-        actor=user,
-        action=action,
-        content_type=ContentType.objects.get_for_model(obj),
-        object_id=str(obj.pk),
-        object_repr=str(obj)[:255],
-        from_state=str(from_state or ""),
-        to_state=str(to_state or ""),
-        detail=detail,
-    )
-
-
-@transaction.atomic
-def audit_log_many(*, entries: Iterable[AuditEntry], batch_size: int = 1000) -> int:
-    """Record many changes at once (entries built with ``audit_entry``): one insert per
-    ``batch_size``. Call it inside the transaction that makes the changes."""
-    entries = list(entries)
-    AuditEntry.objects.bulk_create(entries, batch_size=batch_size)
-    return len(entries)
-
-
-@transaction.atomic
-def audit_log_select(
-    *,
-    queryset: models.QuerySet,
-    actor,
-    action: str,
-    object_repr,
-    from_state="",
-    to_state="",
-    detail: str = "",
-) -> int:
-    """Record one entry for every row of ``queryset`` in a single INSERT ... SELECT, for
-    set-based changes of many rows (an import's new companies): nothing goes through Python
-    per row. ``object_repr``, ``from_state`` and ``to_state`` are strings or expressions on the
-    queryset's model (``F("status")``); ``object_repr`` should match the model's ``__str__``."""
-
-    def expression(value):
-        return value if hasattr(value, "resolve_expression") else Value(str(value))
-
-    user = actor if getattr(actor, "is_authenticated", False) else None
-    content_type = ContentType.objects.get_for_model(queryset.model)
-    columns = {
-        "actor": Value(user.pk if user else None, output_field=models.IntegerField()),
-        "action": Value(action),
-        "content_type": Value(content_type.pk),
-        "object_id": Cast("pk", models.CharField()),
-        "object_repr": Substr(expression(object_repr), 1, 255),
-        "from_state": expression(from_state),
-        "to_state": expression(to_state),
-        "detail": Value(str(detail)),
-        "created_at": Value(timezone.now(), output_field=models.DateTimeField()),
-    }
-    select = (
-        queryset.order_by()
-        .annotate(**{f"_audit_{name}": value for name, value in columns.items()})
-        .values_list(*(f"_audit_{name}" for name in columns))
-    )
-    sql, params = select.query.sql_with_params()
-    table = connection.ops.quote_name(AuditEntry._meta.db_table)
-    names = ", ".join(
-        connection.ops.quote_name(AuditEntry._meta.get_field(name).column) for name in columns
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(f"INSERT INTO {table} ({names}) {sql}", params)  # noqa: S608 - names are
-        # the model's own columns, values are parameters
-        return cursor.rowcount
-
-
-@transaction.atomic
-def account_signup_complete(*, user, name: str, at) -> None:
-    """Store what the signup form adds to allauth's account: the name and privacy consent."""
-    user.first_name = name.strip()[:150]
-    user.privacy_consent_at = at
-    user.language = mail.mail_language(translation.get_language())
-    user.save(update_fields=["first_name", "privacy_consent_at", "language"])
-    audit_log(actor=user, action="core.account.privacy_consented", obj=user)
-
-
-def user_language_set(*, user, language: str) -> bool:
-    """Remember the language a logged-in user chose: their mails are written in it."""
-    code = mail.supported_language(language)
-    if code is None or not getattr(user, "is_authenticated", False) or user.language == code:
-        return False
-    user.language = code
-    user.save(update_fields=["language"])
-    return True

@@ -1,0 +1,85 @@
+"""Staff moderation of signatures (erase, hide, show) and the purge of stale ones."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from cqa_portal.core.models import OutboxMessage
+from cqa_portal.core.services import audit_log
+
+from .. import conf
+from ..models import (
+    CoSignature,
+    Signature,
+)
+from .signature_mail import _signature_mail_keys
+from .signing import _erase
+from .tally import _count_in
+
+
+@transaction.atomic
+def signatures_erase(*, signature_ids, actor, reason: str = "", at=None) -> int:
+    """Staff erase signatures on their signers' request (same effect as the withdraw link)."""
+    at = at or timezone.now()
+    count = 0
+    for signature in Signature.objects.select_for_update().filter(pk__in=list(signature_ids)):
+        if signature.status == Signature.Status.WITHDRAWN:
+            continue
+        from_state = _erase(signature, at)
+        audit_log(
+            actor=actor,
+            action="pledges.signature.withdrawn",
+            obj=signature,
+            from_state=from_state,
+            to_state=Signature.Status.WITHDRAWN,
+            detail=reason or "erased by staff on request",
+        )
+        count += 1
+    return count
+
+
+@transaction.atomic
+def signatures_set_hidden(*, signature_ids, hidden: bool, actor, reason: str = "") -> int:
+    """Moderation: a hidden signature is neither shown nor counted; showing it restores it."""
+    count = 0
+    rows = Signature.objects.select_for_update().filter(
+        pk__in=list(signature_ids), is_hidden=not hidden
+    )
+    for signature in rows.exclude(status=Signature.Status.WITHDRAWN):
+        if signature.status == Signature.Status.CONFIRMED:
+            _count_in(signature, -1 if hidden else +1)
+        signature.is_hidden = hidden
+        signature.save(update_fields=["is_hidden"])
+        audit_log(
+            actor=actor,
+            action=f"pledges.signature.{'hidden' if hidden else 'shown'}",
+            obj=signature,
+            from_state="visible" if hidden else "hidden",
+            to_state="hidden" if hidden else "visible",
+            detail=reason,
+        )
+        count += 1
+    return count
+
+
+@transaction.atomic
+def signatures_purge(*, at=None) -> dict:
+    """What the privacy notice promises: unconfirmed signatures go after 30 days, and IP hashes
+    of signatures and co-sign applications too. Set-based; running it again deletes nothing."""
+    at = at or timezone.now()
+    cutoff = at - timedelta(days=conf.get().retention_days)
+    stale = Signature.objects.filter(status=Signature.Status.PENDING, created_at__lt=cutoff)
+    ids = list(stale.values_list("pk", flat=True))
+    deleted = 0
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        OutboxMessage.objects.filter(key__in=_signature_mail_keys(chunk)).delete()
+        deleted += Signature.objects.filter(pk__in=chunk).delete()[0]
+    hashes = Signature.objects.filter(created_at__lt=cutoff).exclude(ip_hash="").update(ip_hash="")
+    hashes += (
+        CoSignature.objects.filter(created_at__lt=cutoff).exclude(ip_hash="").update(ip_hash="")
+    )
+    return {"unconfirmed_deleted": deleted, "ip_hashes_erased": hashes}
