@@ -93,6 +93,17 @@ def chromium_path():
     return path
 
 
+# Debian's Chromium as root, headless, with nothing reaching for the closed network.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
 @pytest.fixture
 def page(chromium_path, live_server):
     """A headless page in Debian's Chromium (never a downloaded browser), for browser tests.
@@ -110,14 +121,7 @@ def page(chromium_path, live_server):
         browser = playwright.chromium.launch(
             executable_path=chromium_path,
             headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
+            args=CHROMIUM_ARGS,
         )
         try:
             yield browser.new_page()

@@ -13,7 +13,7 @@ from cqa_portal.core.errors import PortalError
 from cqa_portal.core.services import audit_log, outbox_enqueue
 
 from .. import mails
-from ..models import Registration
+from ..models import Registration, Session
 from .seats import (
     ACTIVE,
     RESEND_INTERVAL,
@@ -110,17 +110,23 @@ def _gone() -> PortalError:
     return PortalError(_("This registration no longer exists."), code="not_found")
 
 
-@transaction.atomic
-def registration_confirm(*, registration_id: int) -> Outcome:
-    """A visitor follows the (checked) confirmation link. Refusals raise PortalError."""
+def _locked(registration_id: int) -> tuple[Session, Registration]:
+    """The registration's session, locked (seats are counted under this lock), and the
+    registration read after the lock; PortalError if the registration is gone."""
     session_id = (
         Registration.objects.filter(pk=registration_id).values_list("session_id", flat=True).first()
     )
     if session_id is None:
         raise _gone()
-    now = timezone.now()
     session = _lock_session(session_id)
-    registration = Registration.objects.get(pk=registration_id)
+    return session, Registration.objects.get(pk=registration_id)
+
+
+@transaction.atomic
+def registration_confirm(*, registration_id: int) -> Outcome:
+    """A visitor follows the (checked) confirmation link. Refusals raise PortalError."""
+    session, registration = _locked(registration_id)
+    now = timezone.now()
     if registration.status in ACTIVE:
         place = (
             waiting_place(registration)
@@ -140,14 +146,8 @@ def registration_confirm(*, registration_id: int) -> Outcome:
 def registration_confirmation_resend(*, registration_id: int) -> Registration:
     """A visitor whose confirmation link expired asks for a new one: it goes to the address
     they registered with, at most every five minutes, while the session is open."""
-    session_id = (
-        Registration.objects.filter(pk=registration_id).values_list("session_id", flat=True).first()
-    )
-    if session_id is None:
-        raise _gone()
+    session, registration = _locked(registration_id)
     now = timezone.now()
-    session = _lock_session(session_id)
-    registration = Registration.objects.get(pk=registration_id)
     if registration.status != Registration.Status.PENDING:
         raise PortalError(
             _("This registration needs no confirmation any more."), code="not_pending"
@@ -171,14 +171,8 @@ def registration_confirmation_resend(*, registration_id: int) -> Registration:
 def registration_cancel(*, registration_id: int, actor=None, reason: str = "") -> Outcome:
     """Cancel a registration (its signed link, the person's own page, or staff). Gives a freed
     seat to the first person on the waiting list, who is told by mail."""
-    session_id = (
-        Registration.objects.filter(pk=registration_id).values_list("session_id", flat=True).first()
-    )
-    if session_id is None:
-        raise _gone()
+    session, registration = _locked(registration_id)
     now = timezone.now()
-    session = _lock_session(session_id)
-    registration = Registration.objects.get(pk=registration_id)
     if registration.status == Registration.Status.CANCELLED:
         return Outcome(registration=registration, changed=False)
     if session.is_past(now):

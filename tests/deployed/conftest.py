@@ -9,20 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import AXE_PATH, need
+from conftest import AXE_PATH, CHROMIUM_ARGS, need
 
 from .harness import Checks, Mailbox, Visitor
 from .stack import Stack
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-BROWSER_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+BROWSER_ARGS = CHROMIUM_ARGS
 
 
 @pytest.hookimpl(trylast=True)  # after pytest-randomly has shuffled the journeys
