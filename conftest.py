@@ -56,8 +56,12 @@ def _default_language():
 def _clean_cache():
     from django.core.cache import cache
 
+    from cqa_portal.celery import PortalTask
     from cqa_portal.core import pagecache
 
+    PortalTask.broker_down_until = 0.0  # a drill's broker outage ends with the drill
+    if hasattr(cache, "is_down"):  # the fail-soft cache: a drill's outage ends with it
+        cache._down_until = 0.0
     cache.clear()
     pagecache.reset()  # this process's copies of cached pages go with the shared cache
     yield

@@ -41,7 +41,11 @@ def privacy(request):
 def healthz(request):
     healthy, report = health_report()
     return JsonResponse(
-        {"status": "ok" if healthy else "error", "checks": report},
+        {
+            "status": "ok" if healthy else "error",
+            "down": [name for name, state in report.items() if state != "ok"],
+            "checks": report,
+        },
         status=200 if healthy else 503,
     )
 
