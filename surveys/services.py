@@ -459,6 +459,8 @@ def reminders_send(*, survey: Survey, step: str, actor=None) -> int:
                     "key": reminder_key(survey.pk, company.pk, step, email),
                     "purpose": REMINDER_PURPOSE,
                     "to": email,
+                    # "please answer before it closes" makes no sense after it closed
+                    "deadline": survey.closes_at,
                 }
             reminded.add(company.pk)
 

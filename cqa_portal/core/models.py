@@ -40,6 +40,8 @@ class OutboxMessage(models.Model):
         SENDING = "sending", _("Sending")
         SENT = "sent", _("Sent")
         FAILED = "failed", _("Failed")
+        # Its deadline passed before it could be sent: dropped, never sent late.
+        EXPIRED = "expired", _("Expired")
 
     key = models.CharField(
         _("deduplication key"),
@@ -69,6 +71,15 @@ class OutboxMessage(models.Model):
         max_length=100,
         blank=True,
         help_text=_("What is attached, made when the mail is sent (e.g. a course's calendar)."),
+    )
+    deadline = models.DateTimeField(
+        _("send before"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "A mail that makes sense only until then (a reminder of a course starting in one "
+            "hour) is not sent after it: it is marked expired."
+        ),
     )
     status = models.CharField(
         _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
