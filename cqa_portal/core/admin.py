@@ -184,12 +184,25 @@ class OutboxMessageAdmin(admin.ModelAdmin):
     readonly_fields = [f.name for f in OutboxMessage._meta.fields]
     actions = ["retry_failed"]
     inlines = [AuditHistoryInline]
+    # Mail waiting or failing, at the top of the list (selectors.outbox_backlog).
+    change_list_template = "admin/core/outboxmessage/change_list.html"
 
     def has_add_permission(self, request):
         return False
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def changelist_view(self, request, extra_context=None):
+        from django.utils import timezone
+        from django.utils.timesince import timesince
+
+        from .selectors import outbox_backlog
+
+        backlog = outbox_backlog()
+        age = backlog["oldest_pending_age"]
+        backlog["oldest_pending_for"] = timesince(timezone.now() - age) if age else ""
+        return super().changelist_view(request, {**(extra_context or {}), "backlog": backlog})
 
     @admin.action(description=_("Retry the selected failed mails"), permissions=["view"])
     def retry_failed(self, request, queryset):
