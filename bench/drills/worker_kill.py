@@ -27,6 +27,7 @@ did and checked, then one JSON object as its last line; exits 1 if a check faile
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import json
 import os
@@ -70,6 +71,7 @@ class MailboxHandler(SinkHandler):
         self.on_kill = None
         self.killed = threading.Event()
         self.killed_during: tuple[str, str, str] | None = None
+        self.delay = 0.0  # seconds the server takes to answer each mail (a slow server)
 
     def arm(self, count: int, on_kill) -> None:
         """Call ``on_kill`` once the ``count``-th mail is received, before answering it."""
@@ -90,6 +92,8 @@ class MailboxHandler(SinkHandler):
             self.killed_during = self.transmissions[-1]
             self.on_kill()  # the sender dies before it reads our 250
             self.killed.set()
+        if self.delay:
+            await asyncio.sleep(self.delay)
         return await super().handle_DATA(server, session, envelope)
 
     def count(self) -> int:

@@ -194,8 +194,8 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {"core.outbox.*": {"queue": "mail"}, "*.mail.*": {"queue": "mail"}}
-CELERY_TASK_SOFT_TIME_LIMIT = 120
-CELERY_TASK_TIME_LIMIT = 180
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=120)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=180)
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Web processes publish after commit (core PortalTask): a broker that is down or frozen costs a
 # request at most about twice these timeouts (one retry on a fresh connection, no backoff);
