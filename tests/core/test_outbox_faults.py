@@ -198,3 +198,35 @@ def test_each_mail_is_marked_sent_when_accepted(mailoutbox):
         services.outbox_send_many(message_ids=[r.pk for r in rows], window=20)
     # When the fourth mail goes out the first three are already marked sent.
     assert seen[3] == [Status.SENT] * 3 + [Status.SENDING] * 3
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_marks_from_the_second_connection_leave_only_the_mail_in_the_exchange_in_doubt(
+    postgres, mailoutbox
+):
+    """On PostgreSQL outside a transaction the marks are made by a second connection while the
+    next mail goes out: a kill in the middle leaves only the mail being sent claimed."""
+
+    class WorkerKilled(BaseException):
+        pass
+
+    rows = [_mail(n) for n in range(8)]
+    real_send = EmailBackend.send_messages
+    calls = {"n": 0}
+
+    def send(self, messages):
+        calls["n"] += 1
+        if calls["n"] == 6:
+            raise WorkerKilled
+        return real_send(self, messages)
+
+    with mock.patch.object(EmailBackend, "send_messages", send):
+        with pytest.raises(WorkerKilled):
+            services.outbox_send_many(message_ids=[r.pk for r in rows], window=20)
+    states = [_status(r) for r in rows]
+    assert states == [Status.SENT] * 5 + [Status.SENDING] * 3
+    assert services.outbox_send_many(message_ids=[r.pk for r in rows], window=20) == 0
+    from django.db import connection
+
+    connection.close()

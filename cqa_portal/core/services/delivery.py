@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import smtplib
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import timedelta
 
@@ -229,6 +230,47 @@ def _fast_commits():
             cursor.execute("RESET synchronous_commit")
 
 
+class _SentMarks:
+    """Marks each accepted mail sent, on PostgreSQL from a second connection (a thread) while
+    the next mail is transmitted, so the database round trip costs the batch nothing. Each
+    mark is sent to the database before the next-but-one mail starts, so a killed worker
+    still leaves only the mail in the SMTP exchange in doubt. Inside a transaction (tests) or
+    on SQLite the mark is made inline."""
+
+    def __init__(self):
+        self.threaded = connection.vendor == "postgresql" and not connection.in_atomic_block
+        self.executor = ThreadPoolExecutor(max_workers=1) if self.threaded else None
+        self.future = None
+        if self.executor is not None:
+            self.executor.submit(self._setup).result()
+
+    @staticmethod
+    def _setup() -> None:
+        with connection.cursor() as cursor:  # the thread's own connection
+            cursor.execute("SET synchronous_commit TO OFF")
+
+    def mark(self, message_id: int) -> None:
+        if self.executor is None:
+            _mark_sent(message_id)
+            return
+        self.wait()
+        self.future = self.executor.submit(_mark_sent, message_id)
+
+    def wait(self) -> None:
+        future, self.future = self.future, None
+        if future is not None:
+            future.result()
+
+    def close(self) -> None:
+        if self.executor is None:
+            return
+        try:
+            self.wait()
+        finally:
+            self.executor.submit(lambda: connection.close()).result()  # the thread's own
+            self.executor.shutdown()
+
+
 def outbox_send_many(*, message_ids: Iterable[int], window: int = 1) -> int:
     """Send the given messages over one SMTP connection; returns how many were sent.
 
@@ -236,7 +278,8 @@ def outbox_send_many(*, message_ids: Iterable[int], window: int = 1) -> int:
     marked expired instead) and each is marked sent right after the server accepted it, so a
     retried batch skips what is sent or still claimed and a killed worker leaves one mail in
     doubt (accepted, perhaps, but not marked: sent again, with the same Message-ID, after the
-    stale-claim window); the rest of its claimed window was never transmitted. A deadline
+    stale-claim window); the rest of its claimed window was never transmitted. The marks are
+    made from a second connection while the next mail is transmitted (``_SentMarks``). A deadline
     passing while the batch runs is checked again before each mail.
 
     A failure never marks accepted mail failed: ``send()`` returning is the server's
@@ -254,6 +297,7 @@ def outbox_send_many(*, message_ids: Iterable[int], window: int = 1) -> int:
     window = max(int(window), 1)
     sent = 0
     smtp = None
+    marks = _SentMarks()
     try:
         with _fast_commits():
             for start in range(0, len(queue), window):
@@ -282,15 +326,18 @@ def outbox_send_many(*, message_ids: Iterable[int], window: int = 1) -> int:
                             smtp = None
                         continue
                     try:
-                        _mark_sent(message_id)
+                        marks.mark(message_id)
                     except SoftTimeLimitExceeded:
                         _mark_sent(message_id)  # accepted: sent, whatever interrupted us
                         _release(claimed[position + 1 :])
                         raise
                     sent += 1
     finally:
-        if smtp is not None:
-            smtp.close()
+        try:
+            marks.close()
+        finally:
+            if smtp is not None:
+                smtp.close()
     return sent
 
 
