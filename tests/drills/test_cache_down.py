@@ -174,3 +174,19 @@ def test_cache_and_broker_stopped_or_frozen_never_500(redis_down, client):
         os.kill(redis_down.process.pid, signal.SIGCONT)
     print(f"redis frozen: {OutboxMessage.objects.count() - mails} more mails in the outbox")
     assert OutboxMessage.objects.count() > mails
+
+
+def test_page_cache_renders_afresh_while_the_cache_is_down(redis_down, client):
+    from cqa_portal.core import pagecache
+    from pledges import services
+    from tests.pledges.factories import LetterFactory, SignatureFactory
+
+    letter = LetterFactory()
+    pagecache.reset()
+    assert client.get("/open-letter/").status_code == 200
+    redis_down.stop()
+    signature = SignatureFactory(initiative=letter.initiative, status="pending", confirmed_at=None)
+    before = client.get("/open-letter/").content.decode()
+    services.signature_confirm(signature_id=signature.pk, link_key=signature.link_key)
+    after = client.get("/open-letter/").content.decode()
+    assert 'id="count-total">0<' in before and 'id="count-total">1<' in after
