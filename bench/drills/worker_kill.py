@@ -72,6 +72,7 @@ class MailboxHandler(SinkHandler):
         self.killed = threading.Event()
         self.killed_during: tuple[str, str, str] | None = None
         self.delay = 0.0  # seconds the server takes to answer each mail (a slow server)
+        self.arrivals: list[float] = []  # time.monotonic() of each transmission
 
     def arm(self, count: int, on_kill) -> None:
         """Call ``on_kill`` once the ``count``-th mail is received, before answering it."""
@@ -87,6 +88,7 @@ class MailboxHandler(SinkHandler):
         with self.lock:
             for rcpt in envelope.rcpt_tos:
                 self.transmissions.append((rcpt.lower(), message_id, key))
+                self.arrivals.append(time.monotonic())
         if self.kill_at is not None and len(self.transmissions) >= self.kill_at:
             self.kill_at = None
             self.killed_during = self.transmissions[-1]
