@@ -31,7 +31,7 @@ KILLS = 10
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 EMAIL = "drill-upload-kill@example.com"
 
-CHILD = """
+CHILD = r"""
 import os, signal, sys
 import django
 django.setup()
@@ -95,7 +95,7 @@ def main() -> int:
             f"{KILLS} filings SIGKILLed after the file was written (exit codes "
             f"{sorted(set(exits))}): {len(orphans)} files on disk, {rows} document rows"
         )
-        figures.update(files_after_kills=len(orphans), rows_after_kills=rows)
+        figures.update(files_after_kills=len(orphans), rows_after_kills=rows, exits=exits)
         # One request filed normally: its file must stay.
         services.relief_request_save(
             relief=ReliefRequest(company=membership.company, year=2020, kind="waiver"),
@@ -127,6 +127,7 @@ def main() -> int:
             path.unlink() if path.is_file() else path.rmdir()
         media.rmdir()
     checks = {
+        f"each of the {KILLS} filing processes died by SIGKILL": figures["exits"] == [-9] * KILLS,
         f"the {KILLS} kills left {KILLS} files and no row": (
             figures["files_after_kills"] == KILLS and figures["rows_after_kills"] == 0
         ),
