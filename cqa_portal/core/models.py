@@ -6,6 +6,7 @@ from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class User(AbstractUser):
@@ -36,7 +37,7 @@ class OutboxMessage(models.Model):
     claimed before sending, marked sent after, so it is sent once even if a task is retried."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", _("Pending")
+        PENDING = "pending", pgettext_lazy("mail status", "Pending")
         SENDING = "sending", _("Sending")
         SENT = "sent", _("Sent")
         FAILED = "failed", _("Failed")
@@ -139,4 +140,26 @@ class AuditEntry(models.Model):
         indexes = [models.Index(fields=["content_type", "object_id"], name="audit_object_idx")]
 
     def __str__(self) -> str:
-        return f"{self.action} {self.object_repr}"
+        return f"{self.action_label} {self.object_repr}"
+
+    def _object_model(self):
+        return ContentType.objects.get_for_id(self.content_type_id).model_class()
+
+    @property
+    def action_label(self) -> str:
+        """The action in words (``cqa_portal.core.history``), never its code."""
+        from . import history
+
+        return history.action_label(self.action)
+
+    @property
+    def from_label(self) -> str:
+        from . import history
+
+        return history.state_label(self._object_model(), self.from_state)
+
+    @property
+    def to_label(self) -> str:
+        from . import history
+
+        return history.state_label(self._object_model(), self.to_state)
