@@ -3,6 +3,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.contenttypes.admin import GenericTabularInline
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
+from django.core.validators import validate_email
 from django.db.models import Case, F, IntegerField, Value, When
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -12,7 +13,7 @@ from import_export.formats import base_formats
 from import_export.signals import post_export
 
 from . import exports, history, services
-from .models import AuditEntry, OutboxMessage, User
+from .models import AuditEntry, OutboxMessage, StaffNotice, StaffNotificationSetting, User
 from .spreadsheets import check_workbook, decode_csv
 
 # Messages django-import-export shows to staff that its own Chinese catalogue leaves
@@ -283,3 +284,41 @@ class AuditEntryAdmin(admin.ModelAdmin):
     @admin.display(description=_("to"))
     def to_label(self, obj):
         return obj.to_label
+
+
+@admin.register(StaffNotificationSetting)
+class StaffNotificationSettingAdmin(admin.ModelAdmin):
+    """Who is told of new applications, relief requests and co-signatures (a digest mail every
+    few minutes, see ``core.services.staff_notices``)."""
+
+    list_display = ["kind", "recipients", "group", "language", "is_active"]
+    list_filter = ["is_active"]
+
+    @admin.display(description=_("email addresses"))
+    def recipients(self, obj):
+        return ", ".join(obj.email_list()) or "—"
+
+    def save_model(self, request, obj, form, change):
+        for email in obj.email_list():
+            try:
+                validate_email(email)
+            except ValidationError:
+                self.message_user(
+                    request,
+                    _("“%(email)s” is not an email address; it is skipped.") % {"email": email},
+                    messages.WARNING,
+                )
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(StaffNotice)
+class StaffNoticeAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "kind", "object_repr", "notified_at"]
+    list_filter = ["kind", ("notified_at", admin.EmptyFieldListFilter)]
+    readonly_fields = [f.name for f in StaffNotice._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
