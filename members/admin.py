@@ -1,6 +1,7 @@
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
+from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -367,10 +368,10 @@ class SurveyAnswerFilter(admin.SimpleListFilter):
     question = ""
 
     def lookups(self, request, model_admin):
-        return [*selectors.survey_option_choices(self.question), ("none", _("No answer"))]
+        return [*selectors.survey_option_choices(self.question), ("unanswered", _("No answer"))]
 
     def queryset(self, request, queryset):
-        if self.value() == "none":
+        if self.value() == "unanswered":
             return queryset.filter(**{f"survey_{self.parameter_name}__isnull": True})
         if self.value():
             return queryset.filter(**{f"survey_{self.parameter_name}": self.value()})
@@ -462,11 +463,14 @@ class ReliefRequestAdmin(
     def get_queryset(self, request):
         return selectors.relief_queue(super().get_queryset(request))
 
-    @admin.display(description=_("impact (survey)"), ordering="impact_rank")
+    # Sorting: the option's order (none → severe; full → not resumed), unanswered below all.
+    @admin.display(description=_("impact (survey)"), ordering=Coalesce("impact_rank", -1))
     def impact(self, obj):
         return selectors.survey_option_label(covid.IMPACT_QUESTION, obj.survey_impact) or "—"
 
-    @admin.display(description=_("resumption (survey)"), ordering="resumption_rank")
+    @admin.display(
+        description=_("resumption (survey)"), ordering=Coalesce("resumption_rank", -1)
+    )
     def resumption(self, obj):
         label = selectors.survey_option_label(covid.RESUMPTION_QUESTION, obj.survey_resumption)
         return label or "—"
