@@ -468,9 +468,7 @@ class ReliefRequestAdmin(
     def impact(self, obj):
         return selectors.survey_option_label(covid.IMPACT_QUESTION, obj.survey_impact) or "—"
 
-    @admin.display(
-        description=_("resumption (survey)"), ordering=Coalesce("resumption_rank", -1)
-    )
+    @admin.display(description=_("resumption (survey)"), ordering=Coalesce("resumption_rank", -1))
     def resumption(self, obj):
         label = selectors.survey_option_label(covid.RESUMPTION_QUESTION, obj.survey_resumption)
         return label or "—"

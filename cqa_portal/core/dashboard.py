@@ -84,6 +84,15 @@ def _members() -> list[Figure]:
     ]
 
 
+def _fee_year(current: int) -> int:
+    """The current year, or the latest earlier year with fees if none are generated for it
+    yet (early in a year, or in the demo of 2020)."""
+    from members.models import MembershipFee
+
+    latest = MembershipFee.objects.filter(year__lte=current).aggregate(year=Max("year"))["year"]
+    return latest or current
+
+
 def _fees(year: int) -> list[Figure]:
     from members.models import MembershipFee
 
@@ -351,7 +360,7 @@ def _mail(now: datetime) -> dict:
 def programme_dashboard(*, now: datetime | None = None) -> dict:
     """Every figure of the staff dashboard (a fixed number of queries)."""
     now = now or timezone.now()
-    year = timezone.localtime(now).year
+    year = _fee_year(timezone.localtime(now).year)
     return {
         "now": now,
         "year": year,
