@@ -252,3 +252,39 @@ def test_the_admin_index_shows_the_dashboard_and_the_app_list(admin_client, sett
 def test_not_shown_to_a_staff_member_without_the_index(client):
     client.force_login(UserFactory())
     assert client.get("/admin/").status_code in (302, 403)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_dashboard_and_decision_pages_pass_axe(page, axe, live_server):
+    """The staff pages this adds are accessible (axe-core, desktop)."""
+    from django.conf import settings
+    from django.test import Client
+
+    from tests.factories import StaffFactory
+
+    build(1)
+    relief = ReliefRequest.objects.filter(status="submitted").first()
+    application = MembershipApplication.objects.filter(status="pending").first()
+    client = Client()
+    client.force_login(StaffFactory(is_superuser=True))
+    page.context.add_cookies(
+        [
+            {
+                "name": settings.SESSION_COOKIE_NAME,
+                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
+                "url": live_server.url,
+            }
+        ]
+    )
+    page.set_viewport_size({"width": 1280, "height": 900})
+    problems = []
+    for path in (
+        "/admin/",
+        f"/admin/members/reliefrequest/{relief.pk}/decide/",
+        f"/admin/members/membershipapplication/{application.pk}/decide/",
+        "/admin/members/reliefrequest/",
+    ):
+        response = page.goto(live_server.url + path)
+        assert response.status == 200, path
+        problems += axe(page, context=path)
+    assert problems == []
