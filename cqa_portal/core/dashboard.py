@@ -34,6 +34,13 @@ class Figure:
     amount_label: str = ""
     rate: Decimal | None = None  # a percentage (response rate)
     note: str = ""
+    linked: bool = True  # False for a staff member who may not view that list
+
+    @property
+    def permission(self) -> str:
+        """The permission to view the change list the figure links to."""
+        app_label, model = self.url.split("/")[2:4]
+        return f"{app_label}.view_{model}"
 
 
 def _changelist(model_label: str, **params) -> str:
@@ -357,11 +364,27 @@ def _mail(now: datetime) -> dict:
     }
 
 
-def programme_dashboard(*, now: datetime | None = None) -> dict:
-    """Every figure of the staff dashboard (a fixed number of queries)."""
+def figures(dashboard: dict) -> list[Figure]:
+    """Every figure of a dashboard, in page order."""
+    survey = dashboard["survey"] or {"figures": [], "groups": []}
+    return [
+        *dashboard["members"],
+        *dashboard["fees"],
+        *dashboard["relief"],
+        *survey["figures"],
+        *survey["groups"],
+        *dashboard["courses"],
+        *dashboard["signatures"],
+        *dashboard["mail"]["figures"],
+    ]
+
+
+def programme_dashboard(*, now: datetime | None = None, user=None) -> dict:
+    """Every figure of the staff dashboard (a fixed number of queries). With ``user``, figures
+    whose list that user may not view are shown without their link."""
     now = now or timezone.now()
     year = _fee_year(timezone.localtime(now).year)
-    return {
+    dashboard = {
         "now": now,
         "year": year,
         "members": _members(),
@@ -372,3 +395,7 @@ def programme_dashboard(*, now: datetime | None = None) -> dict:
         "signatures": _signatures(),
         "mail": _mail(now),
     }
+    if user is not None:
+        for figure in figures(dashboard):
+            figure.linked = user.has_perm(figure.permission)
+    return dashboard

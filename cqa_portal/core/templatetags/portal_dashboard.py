@@ -11,7 +11,7 @@ def programme_dashboard(context):
     user = getattr(context.get("request"), "user", None)
     if user is None or not user.is_staff:
         return None
-    return read_dashboard()
+    return read_dashboard(user=user)
 
 
 @register.filter
