@@ -405,6 +405,20 @@ def _table(document, header: list[str], rows: list[list]) -> None:
             cell.text = "" if value is None else str(value)
 
 
+def _numbered(document, texts: list[str]) -> None:
+    """A numbered list that starts at 1 (Word's list styles would continue the last list)."""
+    for number, text in enumerate(texts, 1):
+        paragraph = document.add_paragraph(f"{number}. {text}")
+        paragraph.paragraph_format.left_indent = docx_length_cm(0.6)
+        paragraph.paragraph_format.first_line_indent = docx_length_cm(-0.6)
+
+
+def docx_length_cm(value: float):
+    from docx.shared import Cm
+
+    return Cm(value)
+
+
 def _pct(value) -> str:
     return "–" if value is None else f"{value}%"
 
@@ -424,14 +438,12 @@ def report_docx(report: ProgrammeReport) -> bytes:
     document.add_heading(texts["commitments"], level=1)
     if report.letter is not None:
         document.add_paragraph(report.letter.title_display)
-        for item in report.commitments:
-            document.add_paragraph(item.text_display, style="List Number")
+        _numbered(document, [item.text_display for item in report.commitments])
     else:
         document.add_paragraph(texts["none"])
     if report.initiative is not None:
         document.add_heading(report.initiative.title_display, level=2)
-        for item in report.initiative_items:
-            document.add_paragraph(item.text_display, style="List Number")
+        _numbered(document, [item.text_display for item in report.initiative_items])
         document.add_paragraph(texts["signatures_total"])
         _table(
             document,
