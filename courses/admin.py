@@ -21,12 +21,26 @@ from cqa_portal.core.errors import PortalError
 from cqa_portal.core.forms import PortalForm
 
 from . import selectors, services
-from .models import AttendanceRecord, Lecturer, Registration, Series, Session, Topic
+from .models import (
+    AttendanceRecord,
+    Lecturer,
+    Registration,
+    Series,
+    Session,
+    Topic,
+    TopicNeed,
+)
 from .resources import AttendanceRecordResource, AttendanceResource, RegistrantResource
+
+
+class TopicNeedInline(admin.TabularInline):
+    model = TopicNeed
+    extra = 1
 
 
 @admin.register(Topic)
 class TopicAdmin(admin.ModelAdmin):
+    inlines = [TopicNeedInline]
     list_display = ["name", "name_en", "slug", "order", "session_count"]
     list_editable = ["order"]
     search_fields = ["name", "name_en"]

@@ -47,6 +47,7 @@ def member_area(*, company: MemberCompany) -> dict:
         "relief_requests": list(relief_requests(company=company)),
         "registrations": course_registrations(user_ids=[m.user_id for m in users]),
         "surveys": open_surveys(company=company),
+        "recommended_sessions": recommended_sessions(company=company),
     }
 
 
@@ -63,6 +64,15 @@ def open_surveys(*, company: MemberCompany) -> list:
             status=Survey.Status.OPEN, opens_at__lte=now, closes_at__gt=now
         )
     )
+
+
+def recommended_sessions(*, company: MemberCompany) -> list:
+    """Upcoming courses, those on the needs the company reported in the survey first."""
+    try:
+        from courses.demand import recommended_sessions as upcoming_for
+    except ImportError:
+        return []
+    return upcoming_for(company=company)
 
 
 def course_registrations(*, user_ids: list[int]) -> list:
