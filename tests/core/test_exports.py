@@ -330,7 +330,8 @@ def test_survey_responses_xlsx(staff_client, hostile_world):
     book = _check_xlsx(staff_client.get(f"/surveys/{survey.slug}/staff/export/responses.xlsx"))
     rows = list(book.active.iter_rows())
     header = [c.value for c in rows[0]]
-    pct = header.index(next(h for h in header if h.startswith("staff_back_pct")))
+    question = survey.questions.get(code="staff_back_pct")
+    pct = header.index(next(h for h in header if h.endswith(f". {question.label}")))
     submitted = header.index("提交时间")
     for row in rows[1:]:
         assert row[pct].data_type == "n" and row[pct].value == 60
