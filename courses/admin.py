@@ -202,20 +202,15 @@ class SessionAdmin(SpreadsheetImportMixin, ImportMixin, admin.ModelAdmin):
                 messages.WARNING,
             )
 
-    def add_success_message(self, result, request):
+    def import_done_message(self, result):
         summary = getattr(result, "attendance_summary", None)
         if summary is None:
-            return super().add_success_message(result, request)
-        self.message_user(
-            request,
-            _(
-                "Attendance recorded for %(sessions)d sessions: %(participants)d "
-                "participant-times (%(emails)d attendee emails, %(matched)d matched to "
-                "registrations)."
-            )
-            % summary.__dict__,
-            messages.SUCCESS,
-        )
+            return super().import_done_message(result)
+        return _(
+            "Attendance recorded for %(sessions)d sessions: %(participants)d "
+            "participant-times (%(emails)d attendee emails, %(matched)d matched to "
+            "registrations)."
+        ) % summary.__dict__
 
     @admin.action(description=_("Export the registrants (XLSX)"), permissions=["view"])
     def export_registrants(self, request, queryset):

@@ -32,6 +32,7 @@ app.autodiscover_tasks()
 app.conf.beat_schedule = {
     "outbox-sweep": {"task": "core.outbox.sweep", "schedule": 60.0},
     "outbox-purge": {"task": "core.outbox.purge", "schedule": crontab(minute=30, hour=3)},
+    "jobs-purge": {"task": "core.jobs.purge", "schedule": crontab(minute=40, hour=3)},
 }
 for _app in ("members", "pledges", "surveys", "courses"):
     try:

@@ -2,7 +2,6 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.contenttypes.admin import GenericTabularInline
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.files.base import ContentFile
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
@@ -10,9 +9,9 @@ from django.utils.translation import gettext_noop, ngettext
 from import_export.formats import base_formats
 from import_export.signals import post_export
 
-from . import exports, services
+from . import exports, imports, jobs, services
 from .models import AuditEntry, OutboxMessage, User
-from .spreadsheets import check_workbook, decode_csv
+from .spreadsheets import check_workbook
 
 # Messages django-import-export shows to staff that its own Chinese catalogue leaves
 # untranslated; the portal's catalogue (locale/) supplies them.
@@ -74,11 +73,13 @@ class SpreadsheetExportMixin:
 
 
 class SpreadsheetImportMixin:
-    """For import-export admins: CSV files saved by Chinese Excel are often GBK (GB 18030), not
-    UTF-8; accept both, and say in the user's language when a file cannot be read. Errors
-    are listed by row, without tracebacks."""
+    """For import-export admins: the upload is checked and imported by background jobs
+    (``core/imports.py``), so a large file never holds a request. The import page takes the
+    file and sends staff to the job's page, which shows the progress, then the bad rows in a
+    table (row as the spreadsheet numbers it, column, value, reason) with a download to correct
+    and upload again, or a button to confirm the import. CSV files may be UTF-8 or GBK
+    (GB 18030); a file that cannot be read gets a message in the user's language."""
 
-    import_template_name = "admin/portal_import.html"
     # What the import page offers, as README says: CSV (UTF-8 or GBK) and XLSX.
     import_formats = [base_formats.CSV, base_formats.XLSX]
     max_import_bytes = 20 * 1024 * 1024
@@ -101,42 +102,45 @@ class SpreadsheetImportMixin:
                 check_workbook(upload)
             except ValidationError as exc:
                 return self._back_to_import(request, " ".join(exc.messages))
+        if request.method == "POST" and upload is not None:
+            if not self.has_import_permission(request):
+                raise PermissionDenied
+            form = self.create_import_form(request)
+            if form.is_valid():
+                job = jobs.job_start(
+                    kind=imports.CHECK_KIND,
+                    owner=request.user,
+                    title=_("Check %(file)s for import into %(list)s")
+                    % {"file": upload.name, "list": self.model._meta.verbose_name_plural},
+                    params={
+                        "model": self.model._meta.label,
+                        "format": int(form.cleaned_data["format"]),
+                        "resource": self.get_resource_index(form),
+                    },
+                    upload=form.cleaned_data["import_file"],
+                )
+                return redirect(jobs.job_url(job))
         return super().import_action(request, **kwargs)
 
     def process_import(self, request, **kwargs):
-        """A confirmation sent twice (double click, back button) or altered finds no uploaded
-        file, or names a format that does not exist: say so instead of failing. Nothing has
-        been imported then (the file is read before the import's transaction starts)."""
-        try:
-            return super().process_import(request, **kwargs)
-        except (OSError, ValueError, IndexError, KeyError):
-            return self._back_to_import(
-                request,
-                _(
-                    "This import was already confirmed or has expired, so nothing was "
-                    "imported. Upload the file again."
-                ),
-            )
-
-    def write_to_tmp_storage(self, import_file, input_format):
-        if not input_format.is_binary():
-            data = b"".join(import_file.chunks())
-            try:
-                text = decode_csv(data)
-            except UnicodeDecodeError:
-                pass  # the reader says the file could not be read
-            else:
-                import_file = ContentFile(text.encode("utf-8"), name=import_file.name)
-        return super().write_to_tmp_storage(import_file, input_format)
-
-    def add_data_read_fail_error_to_form(self, form, e):
-        form.add_error(
-            "import_file",
+        """Imports are confirmed on their job's page; the library's confirmation address is
+        left for old or altered forms, which get a message and import nothing."""
+        return self._back_to_import(
+            request,
             _(
-                "The file could not be read. Check that it is a CSV file (UTF-8 or GBK) or an "
-                "XLSX workbook with a header row, and that you chose the matching format."
+                "This import was already confirmed or has expired, so nothing was "
+                "imported. Upload the file again."
             ),
         )
+
+    def import_done_message(self, result) -> str:
+        """What the confirmed import did, for its job page."""
+        totals = result.totals
+        return _("Imported: %(new)d new, %(update)d updated, %(skip)d unchanged rows.") % {
+            "new": totals.get("new", 0),
+            "update": totals.get("update", 0),
+            "skip": totals.get("skip", 0),
+        }
 
 
 class AuditHistoryInline(GenericTabularInline):
