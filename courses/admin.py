@@ -206,11 +206,14 @@ class SessionAdmin(SpreadsheetImportMixin, ImportMixin, admin.ModelAdmin):
         summary = getattr(result, "attendance_summary", None)
         if summary is None:
             return super().import_done_message(result)
-        return _(
-            "Attendance recorded for %(sessions)d sessions: %(participants)d "
-            "participant-times (%(emails)d attendee emails, %(matched)d matched to "
-            "registrations)."
-        ) % summary.__dict__
+        return (
+            _(
+                "Attendance recorded for %(sessions)d sessions: %(participants)d "
+                "participant-times (%(emails)d attendee emails, %(matched)d matched to "
+                "registrations)."
+            )
+            % summary.__dict__
+        )
 
     @admin.action(description=_("Export the registrants (XLSX)"), permissions=["view"])
     def export_registrants(self, request, queryset):

@@ -16,7 +16,7 @@ from cqa_portal.core import errors, jobs
 from cqa_portal.core.decorators import post_only, staff_required
 from members.access import company_member_required
 
-from . import exports, selectors, services
+from . import selectors, services
 from .forms import OTHER_SUFFIX, ResponseForm, initial_from_answers
 from .models import Response, Survey
 from .presentation import present

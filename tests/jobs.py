@@ -20,3 +20,28 @@ def job_file(client, url: str, data=None):
     job = page.context["job"]
     assert job.status == "done", job.error
     return client.get(f"/staff/jobs/{job.pk}/download/")
+
+
+def admin_import(client, url: str, content: bytes, *, name: str, fmt="0", resource="0"):
+    """Upload a file on an admin import page; the check runs as a job. Returns the page the
+    staff member ends on (the job's page, or the import page with a message)."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        response = client.post(
+            url,
+            {"resource": resource, "format": fmt, "import_file": SimpleUploadedFile(name, content)},
+        )
+    while response.status_code == 302:
+        response = client.get(response["Location"])
+    return response
+
+
+def confirm_import(client, page):
+    """Press "Confirm import" on a checked import's job page; returns the import job's page."""
+    job = page.context["job"]
+    assert page.context["can_confirm"], page.content.decode()[-3000:]
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        response = client.post(f"/staff/jobs/{job.pk}/confirm/")
+    assert response.status_code == 302
+    return client.get(response["Location"])

@@ -121,7 +121,9 @@ def import_run(job: Job, progress: Progress) -> Outcome:
     model_admin, request, result, report = _import(job, progress, dry_run=False)
     if _bad(report):
         return Outcome(
-            message=_("The file has problems now (the data changed since the check); nothing was imported."),
+            message=_(
+                "The data changed since the check; nothing was imported. Check the file again."
+            ),
             report=report,
         )
     model_admin.generate_log_entries(result, request)
@@ -186,9 +188,7 @@ def import_report(resource, result, original: list[str], rows: list[list], *, re
         column = original[index] if index is not None and index < len(original) else ""
         text = force_str(message)
         reasons.setdefault(number, []).append(f"{column}: {text}" if column else text)
-        problems.append(
-            {"row": number + 1, "column": column, "value": value[:200], "reason": text}
-        )
+        problems.append({"row": number + 1, "column": column, "value": value[:200], "reason": text})
 
     for number, errors in result.row_errors():
         for error in errors:

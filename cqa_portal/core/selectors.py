@@ -31,9 +31,11 @@ def jobs_of(*, user) -> QuerySet:
     """A staff user's background jobs, newest first (the last 100), without their reports."""
     from .models import Job
 
-    return Job.objects.filter(owner=user).defer("report", "params").order_by("-created_at", "-id")[
-        :100
-    ]
+    return (
+        Job.objects.filter(owner=user)
+        .defer("report", "params")
+        .order_by("-created_at", "-id")[:100]
+    )
 
 
 def job_of(*, user, pk: int):

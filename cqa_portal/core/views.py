@@ -2,12 +2,11 @@ import sys
 
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 from django.views import i18n
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
-
-from django.utils.translation import gettext as _
 
 from .decorators import post_only, staff_required
 from .health import health_report

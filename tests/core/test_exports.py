@@ -21,8 +21,8 @@ from courses.models import AttendanceRecord, Registration
 from cqa_portal.core import exports
 from members.models import MemberCompany, MembershipFee, ReliefRequest
 from pledges.models import AllianceMember, CoSignature, Signature
-from tests.jobs import job_file
 from tests.courses.factories import AttendanceFactory, RegistrationFactory, SessionFactory
+from tests.jobs import job_file
 from tests.members.factories import CompanyFactory, FeeFactory, ReliefFactory, make_uscc, reason
 from tests.pledges.factories import (
     AllianceFactory,
@@ -330,7 +330,9 @@ def test_survey_responses_csv(staff_client, hostile_world):
 
 def test_survey_responses_xlsx(staff_client, hostile_world):
     survey = hostile_world["survey"]
-    book = _check_xlsx(job_file(staff_client, f"/surveys/{survey.slug}/staff/export/responses.xlsx"))
+    book = _check_xlsx(
+        job_file(staff_client, f"/surveys/{survey.slug}/staff/export/responses.xlsx")
+    )
     rows = list(book.active.iter_rows())
     header = [c.value for c in rows[0]]
     pct = header.index(next(h for h in header if h.startswith("staff_back_pct")))

@@ -1,10 +1,10 @@
 import io
 
 import tablib
-from django.core.files.uploadedfile import SimpleUploadedFile
 
 from members.models import MemberCompany, MembershipFee
 from members.resources import CompanyResource, FeeResource, import_report
+from tests.jobs import admin_import
 from tests.spreadsheets import body
 
 from .factories import CompanyFactory, make_uscc
@@ -81,13 +81,8 @@ def test_existing_code_updates_the_company(db):
 def test_admin_import_shows_row_errors_and_writes_nothing(client, staff):
     csv = "name,uscc,province,industry_section,size_band,level\n甲,123,42,C,small,ordinary\n"
     client.force_login(staff)
-    response = client.post(
-        "/admin/members/membercompany/import/",
-        {
-            "resource": "0",
-            "format": "0",
-            "import_file": SimpleUploadedFile("c.csv", csv.encode("utf-8")),
-        },
+    response = admin_import(
+        client, "/admin/members/membercompany/import/", csv.encode("utf-8"), name="c.csv"
     )
     assert response.status_code == 200
     html = response.content.decode()
