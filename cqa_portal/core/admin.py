@@ -33,6 +33,22 @@ IMPORT_EXPORT_MESSAGES = [
 ]
 
 
+def message_job_started(model_admin, request, job) -> None:
+    """Tell staff that their work runs in the background, with the link to its page."""
+    from django.utils.html import format_html
+
+    model_admin.message_user(
+        request,
+        format_html(
+            '{} <a href="{}">{}</a>',
+            _("%(job)s: started in the background.") % {"job": job.title},
+            jobs.job_url(job),
+            _("See its progress"),
+        ),
+        messages.INFO,
+    )
+
+
 class SpreadsheetExportMixin:
     """For import-export admins (put it before ExportMixin / ExportActionMixin /
     ImportExportModelAdmin): the admin's export page and "export selected" action stay as they

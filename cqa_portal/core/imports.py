@@ -90,6 +90,7 @@ def _import(job: Job, progress: Progress, *, dry_run: bool):
         rollback_on_validation_errors=True,
         file_name=job.input_name,
         user=job.owner,
+        retain_instance_in_row_result=not dry_run,  # for the admin's log entries
     )
     progress.flush()
     report = import_report(resource, result, original, snapshot, renamed=list(dataset.headers))

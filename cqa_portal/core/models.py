@@ -156,13 +156,13 @@ class Job(models.Model):
 
     FINISHED = (Status.DONE, Status.FAILED)
 
-    kind = models.CharField(_("kind"), max_length=60)
+    kind = models.CharField(_("kind of job"), max_length=60)
     title = models.CharField(_("title"), max_length=300)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.CASCADE,
         related_name="jobs",
-        verbose_name=_("started by"),
+        verbose_name=_("started by (staff member)"),
     )
     language = models.CharField(_("language"), max_length=10, default=settings.LANGUAGE_CODE)
     status = models.CharField(

@@ -121,14 +121,14 @@ def test_bad_rows_are_reported_by_row_number_and_nothing_is_written():
     )
     assert not result.ok
     text = "\n".join(result.errors)
-    for row in range(2, 13):
+    for row in range(3, 14):  # spreadsheet rows: the header is row 1
         assert f"第 {row} 行" in text, (row, text)
-    assert not any(e.startswith("第 1 行") for e in result.errors)
+    assert not any(e.startswith("第 2 行") for e in result.errors)
     assert "尚未举行" in text
     assert "已取消" in text
     assert "没有编号为 999999 的场次" in text
     assert "同时有参与人次和参会者邮箱" in text
-    assert "已在第 1 行给出参与人次" in text
+    assert "已在第 2 行给出参与人次" in text
     assert "“-3”不是有效的参与人次" in text
     assert "“not-an-email”不是有效的邮箱地址" in text
     # Nothing written, nothing replaced.
