@@ -219,6 +219,19 @@ def import_report(resource, result, original: list[str], rows: list[list], *, re
     }
 
 
+def import_page_url(job: Job) -> str | None:
+    """The admin import page a check or import job came from (to upload a corrected file)."""
+    from django.urls import NoReverseMatch, reverse
+
+    if job.kind not in (CHECK_KIND, RUN_KIND):
+        return None
+    try:
+        opts = apps.get_model(job.params["model"])._meta
+        return reverse(f"admin:{opts.app_label}_{opts.model_name}_import")
+    except (KeyError, LookupError, NoReverseMatch):
+        return None
+
+
 def bad_rows_sheet(job: Job) -> exports.Sheet:
     """The bad rows with the upload's columns and a reason column, to correct and upload
     again."""

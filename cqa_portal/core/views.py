@@ -161,7 +161,7 @@ def job_list(request):
 @never_cache
 @staff_required
 def job_detail(request, pk: int):
-    from .imports import CHECK_KIND
+    from .imports import CHECK_KIND, import_page_url
 
     job = _own_job(request, pk)
     report = job.report or {}
@@ -174,6 +174,7 @@ def job_detail(request, pk: int):
         and not report.get("file_errors")
         and not report.get("bad_rows"),
         "refresh_seconds": 2,
+        "import_url": import_page_url(job),
     }
     if job.parent_id:
         context["parent"] = job.parent
