@@ -255,6 +255,13 @@ def main() -> dict:
         size = sum(len(chunk) for chunk in download.streaming_content)
         assert size > 0.9 * with_lxml["bytes"], (size, with_lxml["bytes"])
         figures["worker_peak_mb_after_export"] = round(peak_mb(worker.pid))
+        print(
+            f"export: request {figures['export_request_seconds']} s, done after "
+            f"{figures['export_job_seconds']} s, worker peak "
+            f"{figures['worker_peak_mb_after_export']} MB",
+            file=sys.stderr,
+            flush=True,
+        )
 
         # The import: upload, the check's page until done, confirm, the import's page.
         content = import_file()
@@ -287,7 +294,11 @@ def main() -> dict:
     finally:
         if worker is not None:
             worker.terminate()
-            worker.wait(timeout=30)
+            try:
+                worker.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.wait()
         for job in Job.objects.filter(owner=staff):
             for file in (job.input_file, job.result_file):
                 if file:
