@@ -348,3 +348,33 @@ def test_import_report_fits_a_1280_px_screen(page, live_server):
     assert page.locator("table.import-problems tbody tr").count() == len(problems)
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 1280, width  # no sideways scrolling
+
+
+def test_dues_reminders_sent_by_hand_run_as_a_job(staff_client):
+    from tests.members.factories import FeeFactory
+
+    assert staff_client.get("/admin/members/membershipfee/send-reminders/").status_code == 200
+    FeeFactory()
+    page = start_job(staff_client, "/admin/members/membershipfee/send-reminders/")
+    job = page.context["job"]
+    assert job.kind == "members.fee_reminders" and job.status == Job.Status.DONE, job.error
+    assert "封会费提醒" in job.message
+
+
+def test_old_jobs_are_deleted_with_their_files(staff_client):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    survey = covid_survey()
+    job = start_job(staff_client, f"/surveys/{survey.slug}/staff/export/responses.csv").context[
+        "job"
+    ]
+    path = job.result_file.path
+    fresh = _job(job.owner, status=Job.Status.DONE, finished_at=timezone.now())
+    Job.objects.filter(pk=job.pk).update(finished_at=timezone.now() - timedelta(days=8))
+    assert jobs.jobs_purge() == 1
+    assert list(Job.objects.values_list("pk", flat=True)) == [fresh.pk]
+    import os
+
+    assert not os.path.exists(path)
