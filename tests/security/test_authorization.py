@@ -116,6 +116,10 @@ RULES: dict[str, tuple[str | None, object, object, object, object]] = {
     "core:job_download": ("job", ADMIN, ADMIN, ADMIN, 404),
     "core:job_bad_rows": ("job_csv", ADMIN, ADMIN, ADMIN, 404),
     "core:job_confirm": ("job", 405, 405, 405, 405),
+    "surveys:staff_fairness": (None, ADMIN, ADMIN, ADMIN, 200),
+    "courses:staff_demand": (None, ADMIN, ADMIN, ADMIN, 200),
+    "core:programme_report": (None, ADMIN, ADMIN, ADMIN, 200),
+    "core:programme_report_document": (None, ADMIN, ADMIN, ADMIN, 200),
 }
 
 

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('core', '0003_mail_opt_out_and_bulk_fields'),
+        ('core', '0004_staff_notifications'),
     ]
 
     operations = [
