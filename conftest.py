@@ -91,6 +91,40 @@ def redis_url():
 
 
 @pytest.fixture
+def real_worker(redis_url, postgres, transactional_db):
+    """A real Celery worker thread consuming the queues from the real Redis broker (tasks are
+    no longer run inline). The database sessions it opened are ended afterwards, so the test
+    database can be dropped; other threads' sessions (the live server's) are left alone."""
+    from celery.contrib.testing.worker import start_worker
+    from celery.signals import task_postrun
+    from django.db import connection, connections
+
+    from cqa_portal.celery import app
+
+    def close_worker_connections(**kwargs):
+        connections.close_all()
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT clock_timestamp()")
+        started = cursor.fetchone()[0]
+    task_postrun.connect(close_worker_connections, weak=False)
+    app.conf.task_always_eager = False
+    try:
+        with start_worker(app, perform_ping_check=False, queues=["mail", "default"]) as worker:
+            yield worker
+    finally:
+        app.conf.task_always_eager = True
+        task_postrun.disconnect(close_worker_connections)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                "AND backend_start >= %s",
+                [started],
+            )
+
+
+@pytest.fixture
 def chromium_path():
     path = shutil.which("chromium") or "/usr/bin/chromium"
     need(os.path.exists(path), "needs Debian's chromium package")

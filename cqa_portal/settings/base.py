@@ -222,6 +222,9 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
 
 # Admin exports go through cqa_portal.core.exports (formulas neutralised there), not the
 # library's writer; these codes decide who may import (change) and export (view).
+# Admin exports of this many rows or more run as background jobs (core/jobs.py); smaller ones
+# are written in the request.
+EXPORT_JOB_MIN_ROWS = env.int("EXPORT_JOB_MIN_ROWS", default=5000)
 IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "change"
 IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
 
