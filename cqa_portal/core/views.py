@@ -186,7 +186,12 @@ def job_detail(request, pk: int):
     }
     if job.parent_id:
         context["parent"] = job.parent
-    return render(request, "core/jobs/detail.html", context)
+    response = render(request, "core/jobs/detail.html", context)
+    if not job.is_finished:
+        # Works without JavaScript: the browser reloads the page (the HTTP Refresh header, not
+        # a <meta> refresh, which screen readers announce as an unexpected page change).
+        response["Refresh"] = str(context["refresh_seconds"])
+    return response
 
 
 @staff_required
