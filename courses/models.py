@@ -374,7 +374,8 @@ class AttendanceRecord(models.Model):
 
 # The signed links in course mails (cqa_portal.core.links). A visitor's confirmation link
 # expires (COURSES_CONFIRM_MAX_AGE); the registration link (see it, cancel it, download its
-# calendar entry) stays valid while the registration exists, and is the same in every mail.
+# calendar entry) is the same in every mail and works until the session ends (then there is
+# nothing left to cancel).
 CONFIRM_LINK = links.LinkPurpose(
     salt="courses.registration.confirm",
     model=Registration,
@@ -385,5 +386,6 @@ MANAGE_LINK = links.LinkPurpose(
     salt="courses.registration.manage",
     model=Registration,
     issued_field="created_at",
+    expires_at=lambda registration: registration.session.ends_at,
     select_related=("session",),
 )

@@ -524,8 +524,8 @@ class CoSignature(models.Model):
 
 
 # The signed links in signature mails (cqa_portal.core.links): each carries the signature's id
-# and its random link key. The confirmation link expires; the withdraw link never does
-# (withdrawing consent must stay possible).
+# and its random link key. Both expire; an expired withdraw link's page sends a new one, so
+# withdrawing consent stays possible.
 CONFIRM_LINK = links.LinkPurpose(
     salt="pledges.signature.confirm",
     model=Signature,
@@ -533,5 +533,8 @@ CONFIRM_LINK = links.LinkPurpose(
     select_related=("initiative",),
 )
 WITHDRAW_LINK = links.LinkPurpose(
-    salt="pledges.signature.withdraw", model=Signature, select_related=("initiative",)
+    salt="pledges.signature.withdraw",
+    model=Signature,
+    max_age=lambda: conf.get().withdraw_link_max_age,
+    select_related=("initiative",),
 )

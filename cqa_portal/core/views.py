@@ -7,6 +7,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
+from . import retention
 from .health import health_report
 
 
@@ -33,7 +34,7 @@ def set_language(request):
 
 
 def privacy(request):
-    return render(request, "core/privacy.html")
+    return render(request, "core/privacy.html", {"retention": retention.get()})
 
 
 @never_cache

@@ -53,6 +53,7 @@ def _send_signature_mail(
         "signature": signature,
         "initiative": signature.initiative,
         "confirm_days": conf.get().confirm_max_age_days,
+        "withdraw_days": conf.get().withdraw_link_max_age_days,
         "portal": settings.PORTAL,
         **signature_links(signature, at=at),
     }

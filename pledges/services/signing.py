@@ -195,6 +195,26 @@ def signature_confirmation_resend(*, signature_id: int, link_key: str, at=None) 
     return signature
 
 
+@transaction.atomic
+def signature_withdraw_link_resend(*, signature_id: int, link_key: str, at=None) -> Signature:
+    """The signer's withdraw link expired and they ask for a new one: it goes to the address
+    they signed with, within the same limits as a new confirmation link."""
+    at = at or timezone.now()
+    signature = _locked_signature(signature_id, link_key)
+    if signature.status == Signature.Status.WITHDRAWN:
+        raise _gone()
+    if not _may_mail_again(signature, at):
+        raise PortalError(
+            _(
+                "We have sent a link to this address recently. Please check your mailbox (and "
+                "the spam folder) or try again later."
+            ),
+            code="throttled",
+        )
+    _send_signature_mail(signature=signature, template="withdraw_link", to=signature.email, at=at)
+    return signature
+
+
 def _erase(signature: Signature, at) -> str:
     """Stop counting and keep nothing personal: only initiative, kind and dates remain."""
     if signature.counts:

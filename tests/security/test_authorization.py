@@ -82,6 +82,7 @@ RULES: dict[str, tuple[str | None, object, object, object, object]] = {
     # a new confirmation link (the form on an expired link's page) only takes POST
     "pledges:confirm_resend": ("token", 405, 405, 405, 405),
     "courses:confirm_resend": ("token", 405, 405, 405, 405),
+    "pledges:withdraw_resend": ("token", 405, 405, 405, 405),
     # actions that only take POST: a GET is the 405 page for everybody (core post_only comes
     # first, so nobody is sent to log in only to land on a 405)
     "pledges:sign_company": ("initiative", 405, 405, 405, 405),
