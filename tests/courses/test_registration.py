@@ -394,3 +394,19 @@ def test_people_waiting_are_served_before_a_newcomer_when_seats_appear(
     waiting.refresh_from_db()
     assert waiting.status == Registration.Status.CONFIRMED
     assert outcome.status == Registration.Status.WAITING
+
+
+def test_registration_link_ends_with_the_session(client):
+    registration = RegistrationFactory()
+    token = links.make(MANAGE_LINK, registration)
+    assert client.get(f"/courses/registration/{token}/").status_code == 200
+    ended = timezone.now() - timedelta(minutes=1)
+    Session.objects.filter(pk=registration.session_id).update(
+        starts_at=ended - timedelta(hours=1), ends_at=ended
+    )
+    response = client.get(f"/courses/registration/{token}/")
+    assert response.status_code == 410
+    assert 'data-state="expired"' in response.content.decode()
+    assert client.post(f"/courses/registration/{token}/").status_code == 410
+    registration.refresh_from_db()
+    assert registration.status == Registration.Status.CONFIRMED

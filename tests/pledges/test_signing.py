@@ -553,3 +553,32 @@ def test_english_visitor_gets_english_mail_and_pages(
     assert "Please confirm your signature" in mailoutbox[0].subject
     page = client.post(link_from(mailoutbox[0], "confirm")).content.decode()
     assert "Signature confirmed" in page
+
+
+def test_expired_withdraw_link_offers_a_new_one_by_mail(
+    client, initiative, mailoutbox, django_capture_on_commit_callbacks, settings
+):
+    signature = SignatureFactory(initiative=initiative, email="keep@example.com")
+    days = settings.PLEDGES_WITHDRAW_LINK_MAX_AGE_DAYS
+    old = links.make(
+        services.WITHDRAW_LINK, signature, at=timezone.now() - timedelta(days=days + 1)
+    )
+    page = client.get(f"/signatures/withdraw/{old}/")
+    assert page.status_code == 410
+    html = page.content.decode()
+    assert 'data-state="expired"' in html
+    assert f'action="/signatures/withdraw/{old}/new-link/"' in html
+    assert client.post(f"/signatures/withdraw/{old}/").status_code == 410  # nothing withdrawn
+    signature.refresh_from_db()
+    assert signature.status == Signature.Status.CONFIRMED
+
+    with django_capture_on_commit_callbacks(execute=True):
+        sent = client.post(f"/signatures/withdraw/{old}/new-link/")
+    assert sent.status_code == 200 and 'id="link-resent"' in sent.content.decode()
+    [mail] = mailoutbox
+    assert mail.to == ["keep@example.com"]
+    fresh = link_from(mail, "withdraw")
+    assert client.get(fresh).status_code == 200
+    assert client.post(fresh).status_code == 200
+    signature.refresh_from_db()
+    assert signature.status == Signature.Status.WITHDRAWN
