@@ -266,6 +266,7 @@ PORTAL_RETENTION = {
 # Members: an invitation link works this many days; a company sends at most this many
 # invitations a day.
 MEMBERS_INVITATION_MAX_AGE_DAYS = env.int("MEMBERS_INVITATION_MAX_AGE_DAYS", default=14)
+MEMBERS_INVITATIONS_PER_DAY = env.int("MEMBERS_INVITATIONS_PER_DAY", default=20)
 
 # The association, shown in the footer.
 PORTAL = {
