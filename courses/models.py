@@ -304,6 +304,9 @@ class Registration(models.Model):
     privacy_consent_at = models.DateTimeField(
         _("privacy notice accepted at"), null=True, blank=True
     )
+    privacy_consent_version = models.CharField(
+        _("privacy notice version accepted"), max_length=20, blank=True, editable=False
+    )
     created_at = models.DateTimeField(_("registered at"), auto_now_add=True)
     confirmed_at = models.DateTimeField(_("confirmed at"), null=True, blank=True)
     cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)

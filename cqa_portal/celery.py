@@ -32,6 +32,10 @@ app.autodiscover_tasks()
 app.conf.beat_schedule = {
     "outbox-sweep": {"task": "core.outbox.sweep", "schedule": 60.0},
     "outbox-purge": {"task": "core.outbox.purge", "schedule": crontab(minute=30, hour=3)},
+    "personal-data-purge": {
+        "task": "core.personal_data.purge",
+        "schedule": crontab(minute=35, hour=3),
+    },
 }
 for _app in ("members", "pledges", "surveys", "courses"):
     try:

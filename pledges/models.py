@@ -343,6 +343,9 @@ class Signature(models.Model):
         validators=[validate_single_line],
     )
     consent_at = models.DateTimeField(_("privacy notice accepted at"), null=True, blank=True)
+    consent_version = models.CharField(
+        _("privacy notice version accepted"), max_length=20, blank=True, editable=False
+    )
     language = models.CharField(
         _("language"),
         max_length=10,
@@ -500,6 +503,9 @@ class CoSignature(models.Model):
         _("IP hash"), max_length=64, blank=True, validators=[validate_single_line]
     )
     consent_at = models.DateTimeField(_("privacy notice accepted at"), null=True, blank=True)
+    consent_version = models.CharField(
+        _("privacy notice version accepted"), max_length=20, blank=True, editable=False
+    )
     language = models.CharField(
         _("language"),
         max_length=10,

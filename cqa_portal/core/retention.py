@@ -12,6 +12,7 @@ environment). Each is enforced by one set-based, re-runnable job:
 | ``expired_invitation_days`` | ``members.retention.purge`` |
 | ``relief_document_days`` | ``members.retention.purge`` (after the decision) |
 | ``sent_mail_days`` | ``core.outbox.purge`` |
+| ``data_request_days`` | ``core.personal_data.purge`` |
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ class Retention:
     # Supporting documents of a fee-relief request are deleted this many days after the
     # request was decided or withdrawn.
     relief_document_days: int
+    # A request for a link to one's data (no account) is deleted this many days after it.
+    data_request_days: int
 
     def cutoff(self, name: str, now: datetime) -> datetime:
         """The moment before which data kept for ``name`` days is due for deletion."""

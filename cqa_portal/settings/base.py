@@ -64,6 +64,7 @@ MIDDLEWARE = [
     "cqa_portal.core.middleware.MethodNotAllowedPageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "cqa_portal.core.middleware.PrivacyNoticeMiddleware",
     "cqa_portal.core.middleware.SecurityHeadersMiddleware",
 ]
 
@@ -251,6 +252,12 @@ PLEDGES_COSIGN_RATE = (
 PLEDGES_WITHDRAW_LINK_MAX_AGE_DAYS = env.int("PLEDGES_WITHDRAW_LINK_MAX_AGE_DAYS", default=90)
 PLEDGES_WALL_PAGE_SIZE = env.int("PLEDGES_WALL_PAGE_SIZE", default=50)
 
+# The privacy notice's version: every consent records it; raising it asks signed-in people to
+# accept the new notice (cqa_portal/core/privacy.py).
+PRIVACY_NOTICE_VERSION = env("PRIVACY_NOTICE_VERSION", default="2026-12-01")
+# Hours a mailed link to one's own data (people without an account) works.
+PERSONAL_DATA_LINK_HOURS = env.int("PERSONAL_DATA_LINK_HOURS", default=24)
+
 # How long personal data is kept (days): the privacy notice shows these numbers and the beat
 # jobs enforce them (cqa_portal/core/retention.py).
 PORTAL_RETENTION = {
@@ -261,6 +268,7 @@ PORTAL_RETENTION = {
     "expired_invitation_days": env.int("RETENTION_EXPIRED_INVITATION_DAYS", default=30),
     "sent_mail_days": env.int("RETENTION_SENT_MAIL_DAYS", default=365),
     "relief_document_days": env.int("RETENTION_RELIEF_DOCUMENT_DAYS", default=3 * 365),
+    "data_request_days": env.int("RETENTION_DATA_REQUEST_DAYS", default=7),
 }
 
 # Members: an invitation link works this many days; a company sends at most this many

@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from cqa_portal.core import links, mail
+from cqa_portal.core import links, mail, privacy
 from cqa_portal.core.errors import PortalError
 from cqa_portal.core.models import OutboxMessage
 from cqa_portal.core.services import audit_log
@@ -90,6 +90,7 @@ def signature_sign(
                     link_key=links.new_key(),
                     ip_hash=ip_hash,
                     consent_at=at,
+                    consent_version=privacy.version(),
                     **details,
                 )
         except IntegrityError:
@@ -287,6 +288,7 @@ def signature_sign_for_company(
                 language=mail.user_language(user),
                 link_key=links.new_key(),
                 consent_at=at,
+                consent_version=privacy.version(),
                 confirmed_at=at,
             )
     except IntegrityError:
