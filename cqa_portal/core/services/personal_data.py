@@ -237,7 +237,9 @@ def _plain(value):
 def personal_data_json(sections: list[Section]) -> bytes:
     """The download as JSON: ``{section: [{field label: value}, …]}``."""
     data = {
-        section.title: [dict(zip(section.header, map(_plain, row))) for row in section.rows]
+        section.title: [
+            dict(zip(section.header, map(_plain, row), strict=True)) for row in section.rows
+        ]
         for section in sections
     }
     return json.dumps(data, ensure_ascii=False, indent=2).encode()
@@ -452,7 +454,7 @@ def personal_data_erase(
             username=f"erased-{subject.ref}",
             first_name="",
             last_name="",
-            password="!",  # unusable: nobody can log in
+            password="!",  # noqa: S106 - unusable: nobody can log in
             is_active=False,
             is_staff=False,
             is_superuser=False,
