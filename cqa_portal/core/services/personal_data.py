@@ -369,6 +369,33 @@ def _identifiers(subject: Subject) -> list[str]:
     return sorted({value for value in found if value and len(value) >= 2}, key=len, reverse=True)
 
 
+def _rows_of(subject: Subject) -> list[tuple[type, list[int]]]:
+    """(model, ids) of the person's own rows, whose audit entries name them."""
+    from members.models import CompanyMembership
+
+    rows = []
+    for key, queryset, _fields in _sources(subject):
+        if key in {"account", "signatures", "cosignatures", "registrations", "invitations"}:
+            rows.append((queryset.model, list(queryset.values_list("pk", flat=True))))
+    if subject.user is not None:
+        memberships = CompanyMembership.objects.filter(user=subject.user)
+        rows.append((CompanyMembership, list(memberships.values_list("pk", flat=True))))
+    return rows
+
+
+def _relabel_audit(rows, label: str) -> None:
+    """Audit entries about the person's rows name them (``str()`` of the row): the pseudonym
+    instead. The entries themselves, their actions and states stay."""
+    from django.contrib.contenttypes.models import ContentType
+
+    for model, ids in rows:
+        if ids:
+            AuditEntry.objects.filter(
+                content_type=ContentType.objects.get_for_model(model),
+                object_id__in=[str(pk) for pk in ids],
+            ).update(object_repr=label[:255])
+
+
 def _scrub_text(identifiers: list[str], label: str) -> None:
     """Replace the person's names and address by the pseudonym in the audit log; delete mails
     that mention them (the ledger of mails to and about them)."""
@@ -385,7 +412,7 @@ def _scrub_text(identifiers: list[str], label: str) -> None:
     mails = Q()
     for value in identifiers:
         mails |= Q(to__iexact=value) | Q(subject__contains=value) | Q(body__contains=value)
-        mails |= Q(html__contains=value)
+        mails |= Q(html_body__contains=value)
     OutboxMessage.objects.filter(mails).delete()
 
 
@@ -410,6 +437,7 @@ def personal_data_erase(
     if account is not None:
         _hand_over(account, successor_id, actor)
     identifiers = _identifiers(subject)
+    _relabel_audit(_rows_of(subject), label)
     now = timezone.now()
     why = reason or "erased on the person's request"
     if subject.email:
