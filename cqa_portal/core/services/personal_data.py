@@ -472,6 +472,12 @@ def personal_data_erase(
     if account is not None:
         from allauth.account.models import EmailAddress
 
+        # Invitation mails carry the inviter's name (perhaps one corrected since).
+        invited = Q()
+        for pk in Invitation.objects.filter(invited_by=account).values_list("pk", flat=True):
+            invited |= Q(key__startswith=f"members.invitation:{pk}:")
+        if invited:
+            OutboxMessage.objects.filter(invited).delete()
         # A company signature stays the company's; only the signer's name goes.
         Signature.objects.filter(signed_by=account, company__isnull=False).update(name="")
         CompanyMembership.objects.filter(user=account).delete()
