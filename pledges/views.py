@@ -10,7 +10,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from cqa_portal.core import errors, links, pagecache, throttle
+from cqa_portal.core import errors, links, pagecache, retention, throttle
 from cqa_portal.core.decorators import post_only
 from cqa_portal.core.errors import PortalError
 from members.access import company_admin_required, get_membership
@@ -226,9 +226,9 @@ def _link_problem(
         message = _("Your signature is not confirmed yet.")
     elif not message and check.state is links.LinkState.REVOKED:
         message = _(
-            "If you withdrew your signature or did not confirm it within 30 days, it no longer "
-            "exists. You are welcome to sign again."
-        )
+            "If you withdrew your signature or did not confirm it within %(kept)s days, it no "
+            "longer exists. You are welcome to sign again."
+        ) % {"kept": retention.get().unconfirmed_signature_days}
     return render(
         request,
         "core/link_problem.html",

@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from cqa_portal.core import links, mail, privacy
+from cqa_portal.core import links, mail, privacy, retention
 from cqa_portal.core.errors import PortalError
 from cqa_portal.core.models import OutboxMessage
 from cqa_portal.core.services import audit_log
@@ -128,8 +128,9 @@ def _gone() -> PortalError:
     return PortalError(
         _(
             "This signature no longer exists: it was withdrawn, or it was not confirmed within "
-            "30 days and was deleted. You are welcome to sign again."
-        ),
+            "%(kept)s days and was deleted. You are welcome to sign again."
+        )
+        % {"kept": retention.get().unconfirmed_signature_days},
         code="link_revoked",
     )
 
