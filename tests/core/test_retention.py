@@ -200,6 +200,7 @@ def test_every_retention_job_is_on_the_beat_schedule():
         "courses.registrations.purge",
         "members.retention.purge",
         "core.outbox.purge",
+        "core.personal_data.purge",
     ):
         assert name in tasks and name in app.tasks, name
 
@@ -214,3 +215,20 @@ def test_the_privacy_notice_shows_the_values_the_jobs_read(client, settings):
         start = html.index(f'id="{item_id}"')
         item = html[start : html.index("</li>", start)]
         assert str(11 + i) in item, (name, item)
+
+
+def test_requests_for_a_data_link_go_after_the_retention():
+    from cqa_portal.core import links as core_links
+    from cqa_portal.core.models import PersonalDataRequest
+    from cqa_portal.core.tasks import personal_data_purge_task
+
+    request = PersonalDataRequest.objects.create(
+        email="asked@example.com", link_key=core_links.new_key()
+    )
+    days = _days("data_request_days")
+    with _later(days - 1):
+        personal_data_purge_task()
+    assert PersonalDataRequest.objects.filter(pk=request.pk).exists()
+    with _later(days + 1):
+        personal_data_purge_task()
+    assert not PersonalDataRequest.objects.filter(pk=request.pk).exists()
