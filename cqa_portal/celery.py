@@ -36,6 +36,8 @@ app.conf.beat_schedule = {
         "task": "core.personal_data.purge",
         "schedule": crontab(minute=35, hour=3),
     },
+    # New applications, relief requests and co-signatures: one digest per staff recipient.
+    "core-staff-notices": {"task": "core.staff_notices.digest", "schedule": 300.0},
 }
 for _app in ("members", "pledges", "surveys", "courses"):
     try:

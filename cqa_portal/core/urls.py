@@ -20,5 +20,11 @@ urlpatterns = [
         data_views.data_link_download,
         name="data_link_download",
     ),
+    path("staff/report/", views.programme_report, name="programme_report"),
+    path(
+        "staff/report/document.docx",
+        views.programme_report_document,
+        name="programme_report_document",
+    ),
     path("mail/unsubscribe/<str:token>/", views.mail_unsubscribe, name="mail_unsubscribe"),
 ]

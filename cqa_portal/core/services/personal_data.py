@@ -30,7 +30,14 @@ from django.utils.translation import gettext_lazy
 
 from .. import links, mail
 from ..errors import PortalError
-from ..models import ERASED_DOMAIN, AuditEntry, MailOptOut, OutboxMessage, PersonalDataRequest
+from ..models import (
+    ERASED_DOMAIN,
+    AuditEntry,
+    MailOptOut,
+    OutboxMessage,
+    PersonalDataRequest,
+    StaffNotice,
+)
 from .audit import audit_log
 from .outbox import outbox_enqueue
 
@@ -390,10 +397,11 @@ def _relabel_audit(rows, label: str) -> None:
 
     for model, ids in rows:
         if ids:
-            AuditEntry.objects.filter(
-                content_type=ContentType.objects.get_for_model(model),
-                object_id__in=[str(pk) for pk in ids],
-            ).update(object_repr=label[:255])
+            for log in (AuditEntry, StaffNotice):  # staff notices name their object too
+                log.objects.filter(
+                    content_type=ContentType.objects.get_for_model(model),
+                    object_id__in=[str(pk) for pk in ids],
+                ).update(object_repr=label[:255])
 
 
 def _scrub_text(identifiers: list[str], label: str) -> None:
@@ -409,6 +417,13 @@ def _scrub_text(identifiers: list[str], label: str) -> None:
             entry.object_repr = entry.object_repr.replace(value, label)[:255]
             entry.detail = entry.detail.replace(value, label)
         entry.save(update_fields=["object_repr", "detail"])
+    notices = Q()
+    for value in identifiers:
+        notices |= Q(object_repr__contains=value)
+    for notice in StaffNotice.objects.filter(notices):
+        for value in identifiers:
+            notice.object_repr = notice.object_repr.replace(value, label)[:255]
+        notice.save(update_fields=["object_repr"])
     mails = Q()
     for value in identifiers:
         mails |= Q(to__iexact=value) | Q(subject__contains=value) | Q(body__contains=value)

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('core', '0004_privacy_notice_version'),
+        ('core', '0005_privacy_notice_version'),
     ]
 
     operations = [

@@ -6,12 +6,12 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('courses', '0004_registration_link_key'),
+        ('core', '0004_staff_notifications'),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='registration',
+            model_name='user',
             name='privacy_consent_version',
             field=models.CharField(blank=True, editable=False, max_length=20, verbose_name='privacy notice version accepted'),
         ),

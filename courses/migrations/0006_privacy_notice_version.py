@@ -6,12 +6,12 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('core', '0003_mail_opt_out_and_bulk_fields'),
+        ('courses', '0005_topic_needs'),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='user',
+            model_name='registration',
             name='privacy_consent_version',
             field=models.CharField(blank=True, editable=False, max_length=20, verbose_name='privacy notice version accepted'),
         ),
