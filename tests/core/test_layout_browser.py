@@ -73,9 +73,7 @@ def _member_paths() -> list[str]:
     paths = ["/members/", "/members/users/", "/members/profile/", "/members/relief/new/"]
     from cqa_portal.core import demo
 
-    relief = ReliefRequest.objects.filter(
-        company__members__user__email=demo.MEMBER_EMAIL
-    ).first()
+    relief = ReliefRequest.objects.filter(company__members__user__email=demo.MEMBER_EMAIL).first()
     if relief:
         paths.append(f"/members/relief/{relief.pk}/")
     paths.append("/surveys/")
