@@ -220,7 +220,7 @@ class QuestionOption(models.Model):
 
 
 class Response(models.Model):
-    """One company's answers to one survey. Province and industry are copied at submission."""
+    """One company's answers to one survey. Province, industry and size are copied at submission."""
 
     class Status(models.TextChoices):
         DRAFT = "draft", _("Draft")
@@ -255,6 +255,12 @@ class Response(models.Model):
         max_length=100,
         blank=True,
         validators=[validate_single_line],
+    )
+    size_band = models.CharField(
+        _("company size at submission"),
+        max_length=10,
+        choices=MemberCompany.SizeBand.choices,
+        blank=True,
     )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

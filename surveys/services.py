@@ -62,7 +62,7 @@ def response_save(
     """Store a company's answers as a draft, or submit them (again, while the survey is open).
 
     The answers are already validated by ``ResponseForm``; they replace whatever was stored.
-    On submission the company's province and industry are copied onto the response.
+    On submission the company's province, industry and size are copied onto the response.
     """
     survey = Survey.objects.get(pk=survey.pk)
     if not survey.is_accepting:
@@ -110,6 +110,7 @@ def response_save(
         response.region_group = region_group_of(company.province)
         response.industry_section = company.industry_section
         response.industry_division = company.industry_division
+        response.size_band = company.size_band
         response.submitted_at = timezone.now()
         response.submitted_by = user
         response.save()
