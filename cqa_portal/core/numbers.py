@@ -19,7 +19,11 @@ def half_up(value, places: int = 1) -> float | None:
     81.2499999…: the rounding is that of the number as written."""
     if value is None:
         return None
-    exact = value if isinstance(value, Decimal) else Decimal(repr(value) if isinstance(value, float) else value)
+    exact = (
+        value
+        if isinstance(value, Decimal)
+        else Decimal(repr(value) if isinstance(value, float) else value)
+    )
     return float(exact.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
 
 
@@ -34,5 +38,9 @@ def text(value, places: int = 1) -> str:
     """A number for display, rounded half up with exactly ``places`` decimals ("–" if none)."""
     if value is None or value == "":
         return "–"
-    exact = value if isinstance(value, Decimal) else Decimal(repr(value) if isinstance(value, float) else value)
+    exact = (
+        value
+        if isinstance(value, Decimal)
+        else Decimal(repr(value) if isinstance(value, float) else value)
+    )
     return str(exact.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
