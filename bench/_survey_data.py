@@ -89,7 +89,9 @@ def responses(cursor, survey, *, company_ids: list[int], count: int, drafts: int
     q = {code: question.pk for code, question in questions.items()}
     areas = ", ".join(str(option[("impact_areas", a)]) for a in AREAS)
     needs = ", ".join(str(option[("needs", n)]) for n in NEEDS)
-    columns = "INSERT INTO surveys_answer (response_id, question_id, option_id, number, text, date) "
+    columns = (
+        "INSERT INTO surveys_answer (response_id, question_id, option_id, number, text, date) "
+    )
     cursor.execute(
         columns + f"SELECT p.id, {q['impact_degree']}, {degree}, NULL::numeric, '', NULL::date "
         "FROM bench_pick p "

@@ -342,3 +342,26 @@ def test_public_summary_of_fewer_than_five_responses_shows_nothing(survey):
     assert public["too_few"] is True
     assert public["questions"] == []
     assert public["key"] == {}
+
+
+def test_percentages_round_half_up_in_the_summary_and_on_the_page(client):
+    """16 companies, 13 affected: 81.3 (not Python's 81.2); 5 of 16 severe: 31.3."""
+    from surveys import services
+
+    from .factories import COMPLETE
+
+    survey = covid_survey(results_published=True)
+    for i in range(16):
+        degree = "none" if i < 3 else ("severe" if i < 8 else "slight")
+        answers = {**COMPLETE, "impact_degree": degree}
+        if degree == "none":
+            answers.pop("impact_areas")
+        file_response(survey, CompanyFactory(province="11"), answers)
+    data = compute_summary(survey)
+    assert data["key"]["overall"]["affected_pct"] == 81.3
+    assert data["key"]["overall"]["serious_pct"] == 31.3
+    options = {o["code"]: o["pct"] for o in question(data, "impact_degree")["options"]}
+    assert options == {"none": 18.8, "slight": 50.0, "moderate": 0.0, "severe": 31.3}
+    services.summary_snapshot_make(survey_id=survey.pk)
+    html = client.get(f"/surveys/{survey.slug}/results/").content.decode()
+    assert "81.3%" in html and "31.3" in html and "81.2" not in html
