@@ -25,6 +25,7 @@ from cqa_portal.core.services import audit_log, outbox_dispatch, outbox_enqueue_
 from cqa_portal.core.site import absolute_url
 from members.models import CompanyMembership, MemberCompany
 
+from . import tally
 from .forms import CleanAnswer
 from .models import (
     Answer,
@@ -75,6 +76,9 @@ def response_save(
         raise PortalError(
             _("Your response is already submitted: submit your changes instead of a draft.")
         )
+    if response.is_submitted:  # its counted answers leave the tally before they are replaced
+        old = Answer.objects.filter(response=response)
+        tally.tally_add(response=response, answers=tally.answer_rows(old), sign=-1)
     Answer.objects.filter(response=response).delete()
     rows = []
     for answer in answers:
@@ -114,6 +118,7 @@ def response_save(
         response.submitted_at = timezone.now()
         response.submitted_by = user
         response.save()
+        tally.tally_add(response=response, answers=tally.answer_rows(rows), sign=1)
         audit_log(
             actor=user,
             action="surveys.response.submitted"

@@ -19,25 +19,19 @@ only the two ordered values around each quartile, interpolated the same way.
 
 from __future__ import annotations
 
-import math
+from bisect import bisect_right
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db import connection
 from django.db.models import (
-    Aggregate,
-    Avg,
     Case,
     CharField,
     Count,
     Exists,
     F,
-    FloatField,
-    Max,
-    Min,
     OuterRef,
-    Q,
+    Sum,
     Value,
     When,
 )
@@ -48,8 +42,8 @@ from cqa_portal.core.numbers import percent
 from cqa_portal.core.reference import RegionGroup
 from members.models import MemberCompany
 
-from . import covid
-from .models import Answer, Question, QuestionOption, Response, Survey
+from . import covid, tally
+from .models import Answer, Question, QuestionOption, Response, Survey, TallyCell
 
 SUMMARY_VERSION = 2
 # Quartiles as fractions k/4, so SQL can find positions with integer division on any backend.
@@ -63,6 +57,7 @@ DIMENSIONS = {
     "division": "industry_division",
     "size": "size_band",
 }
+assert list(DIMENSIONS.values()) == tally.GROUP_FIELDS  # noqa: S101 - the cells' column order
 # Finer dimensions inside coarser ones: suppression must not let a parent's total give away a
 # single hidden child.
 PARENTS = {"province": "region", "division": "industry"}
@@ -78,21 +73,6 @@ COUNTED_KINDS = (
 NUMBER_BANDS = 5
 # Groups smaller than this are not shown on public pages.
 MIN_PUBLIC_GROUP = 5
-
-
-class PercentileCont(Aggregate):
-    """PostgreSQL's ``percentile_cont(fraction) WITHIN GROUP (ORDER BY expression)``."""
-
-    function = "percentile_cont"
-    name = "PercentileCont"
-    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
-    output_field = FloatField()
-
-    def __init__(self, expression, fraction: float, **extra):
-        fraction = float(fraction)
-        if not 0 <= fraction <= 1:
-            raise ValueError("fraction must be between 0 and 1")
-        super().__init__(expression, fraction=repr(fraction), **extra)
 
 
 def _pct(part: int, whole: int) -> float | None:
@@ -184,34 +164,7 @@ def _public_bands(bands: list[dict]) -> list[dict]:
     ]
 
 
-# --- The aggregate queries -------------------------------------------------------------------
-
-
-@dataclass
-class _Figures:
-    """The aggregate rows of one survey, reshaped per question for ``_question_entry``."""
-
-    answered: dict[int, int]
-    answered_by: dict[int, dict[str, dict[str, int]]]
-    counts: dict[int, dict[str, int]]
-    by: dict[int, dict[str, dict[str, dict[str, int]]]]
-    other_texts: dict[int, int]
-    stats: dict[int, dict]
-    bands: dict[int, list[dict]]
-    conditions: dict[int, list[int]]
-    option_by_question: dict[int, list[QuestionOption]]
-    code_of_option: dict[int, str]
-    code_of_question: dict[int, str]
-
-
-def _condition_options(survey: Survey) -> dict[int, list[int]]:
-    """The options of its condition question that show each conditional question."""
-    conditions = defaultdict(list)
-    for question_id, option_id in Question.condition_options.through.objects.filter(
-        question__survey=survey
-    ).values_list("question_id", "questionoption_id"):
-        conditions[question_id].append(option_id)
-    return conditions
+# --- Reading the tally --------------------------------------------------------------------
 
 
 def _per_group():
@@ -224,99 +177,143 @@ def _nested():
     return {dimension: defaultdict(lambda: defaultdict(int)) for dimension in DIMENSIONS}
 
 
-def _group_sizes(survey: Survey, multiple_ids: list[int]):
-    """Responses in all and of active members, the size of each group, which coarser group
-    each finer one lies in, and the companies that answered each multiple-choice question per
-    group.
+@dataclass
+class _Figures:
+    """The tally cells of one survey, summed per question, value and group."""
 
-    One GROUP BY over all the dimension columns together, summed per dimension; a
-    multiple-choice question is answered by a response that has any of its options (EXISTS)."""
-    columns = list(DIMENSIONS.values())
-    group_sizes = {dimension: defaultdict(int) for dimension in DIMENSIONS}
-    parents = {child: defaultdict(set) for child in PARENTS}
-    answered = defaultdict(int)
-    answered_by = defaultdict(_per_group)
-    total = responded_active = 0
-    chose = {
-        f"m{question_id}": Count(
-            "pk",
-            filter=Exists(
-                Answer.objects.filter(response_id=OuterRef("pk"), question_id=question_id)
-            ),
-        )
-        for question_id in multiple_ids
-    }
-    for row in (
-        submitted_responses(survey)
-        .values(*columns)
-        .annotate(
-            n=Count("pk"),
-            active=Count("pk", filter=Q(company__status=MemberCompany.Status.ACTIVE)),
-            **chose,
-        )
-    ):
-        total += row["n"]
-        responded_active += row["active"]
-        groups = {dimension: row[column] for dimension, column in DIMENSIONS.items()}
-        for dimension, group in groups.items():
-            if group:
-                group_sizes[dimension][group] += row["n"]
-        for child, parent in PARENTS.items():
-            if groups[child] and groups[parent]:
-                parents[child][groups[child]].add(groups[parent])
-        for question_id in multiple_ids:
-            n = row[f"m{question_id}"]
-            answered[question_id] += n
-            for dimension, group in groups.items():
-                if group and n:
-                    answered_by[question_id][dimension][group] += n
-    hierarchy = {
-        child: {group: next(iter(of)) for group, of in sorted(groups.items()) if len(of) == 1}
-        for child, groups in parents.items()
-    }
-    return (
-        total,
-        responded_active,
-        {d: dict(sizes) for d, sizes in group_sizes.items()},
-        hierarchy,
-        answered,
-        answered_by,
+    total: int = 0
+    sizes: dict = field(default_factory=_per_group)
+    parents: dict = field(default_factory=lambda: {child: defaultdict(set) for child in PARENTS})
+    answered: dict = field(default_factory=lambda: defaultdict(int))
+    answered_by: dict = field(default_factory=lambda: defaultdict(_per_group))
+    counts: dict = field(default_factory=lambda: defaultdict(lambda: defaultdict(int)))
+    by: dict = field(default_factory=lambda: defaultdict(_nested))
+    other_texts: dict = field(default_factory=lambda: defaultdict(int))
+    # Number questions: how many answers had each number, overall and per group.
+    numbers: dict = field(default_factory=lambda: defaultdict(lambda: defaultdict(int)))
+    numbers_by: dict = field(default_factory=lambda: defaultdict(_nested))
+    stats: dict = field(default_factory=dict)
+    bands: dict = field(default_factory=dict)
+
+
+def _condition_options(survey: Survey) -> dict[int, list[int]]:
+    """The options of its condition question that show each conditional question."""
+    conditions = defaultdict(list)
+    for question_id, option_id in Question.condition_options.through.objects.filter(
+        question__survey=survey
+    ).values_list("question_id", "questionoption_id"):
+        conditions[question_id].append(option_id)
+    return conditions
+
+
+def _cells(survey: Survey):
+    """The survey's tally cells, rebuilt first if they do not match its responses."""
+    expected = tally.tally_check(survey)
+    cells = list(
+        TallyCell.objects.filter(survey=survey)
+        .exclude(n=0, texts=0)
+        .values_list("question_pk", "value", *tally.GROUP_FIELDS, "n", "texts", "ids")
     )
-
-
-def _tally(survey: Survey, questions: list[Question], bands, code_of_option, figures) -> None:
-    """Every answer counted by question and value (option, number band or month) and by all
-    the dimension columns together, in one scan; fills the overall counts, the breakdowns, the
-    "other" texts, and the answered counts of every kind except multiple choice."""
-    multiple_ids = {q.pk for q in questions if q.kind == Question.Kind.MULTIPLE}
-    group_columns = {dimension: f"response__{column}" for dimension, column in DIMENSIONS.items()}
-    rows = (
-        submitted_answers(survey)
-        .annotate(band=_band_expression("", bands, "question_id"), month=TruncMonth("date"))
-        .values(*group_columns.values(), "question_id", "option_id", "band", "month")
-        .annotate(n=Count("pk"), texts=Count("pk", filter=~Q(text="")))
+    counted = (
+        sum(c[-3] for c in cells if c[0] == 0),
+        sum(c[-1] for c in cells if c[0] == 0),
     )
-    for row in rows:
-        question_id, n = row["question_id"], row["n"]
-        if row["option_id"] is not None:
-            value = code_of_option.get(row["option_id"])
-            figures.other_texts[question_id] += row["texts"]
-        elif row["band"] is not None:
-            value = row["band"]
-        elif row["month"] is not None:
-            value = row["month"].strftime("%Y-%m")
-        else:
-            value = None
-        groups = [(d, row[column]) for d, column in group_columns.items() if row[column]]
-        if question_id not in multiple_ids:
-            figures.answered[question_id] += n
-            for dimension, group in groups:
-                figures.answered_by[question_id][dimension][group] += n
-        if value is None:
+    if counted != expected:
+        tally.tally_rebuild(survey)
+        return _cells(survey)
+    return cells
+
+
+def _read(cells, code_of_option: dict[int, str]) -> _Figures:
+    """Sum the cells per question, value and group of every dimension."""
+    figures = _Figures()
+    dimensions = list(DIMENSIONS)
+    for question_pk, value, *groups, n, texts, _ids in cells:
+        named = [(d, g) for d, g in zip(dimensions, groups, strict=True) if g]
+        if question_pk == 0:
+            figures.total += n
+            by_name = dict(zip(dimensions, groups, strict=True))
+            for dimension, group in named:
+                figures.sizes[dimension][group] += n
+            for child, parent in PARENTS.items():
+                if by_name[child] and by_name[parent]:
+                    figures.parents[child][by_name[child]].add(by_name[parent])
             continue
-        figures.counts[question_id][value] += n
-        for dimension, group in groups:
-            figures.by[question_id][dimension][group][value] += n
+        if value == "":
+            figures.answered[question_pk] += n
+            for dimension, group in named:
+                figures.answered_by[question_pk][dimension][group] += n
+            continue
+        if value[0] == "n":
+            number = Decimal(value[1:])
+            figures.numbers[question_pk][number] += n
+            for dimension, group in named:
+                figures.numbers_by[question_pk][dimension][group][number] += n
+            continue
+        if value[0] == "o":
+            code = code_of_option.get(int(value[1:]))
+            if code is None:
+                continue
+            figures.other_texts[question_pk] += texts
+        else:
+            code = value[1:]  # "dYYYY-MM"
+        figures.counts[question_pk][code] += n
+        for dimension, group in named:
+            figures.by[question_pk][dimension][group][code] += n
+    return figures
+
+
+def histogram_stats(histogram: dict[Decimal, int]) -> dict:
+    """Count, mean, minimum, quartiles and maximum from how many answers had each number:
+    exact, with the linear interpolation of ``percentile_cont``."""
+    count = sum(histogram.values())
+    if not count:
+        return {"n": 0}
+    values = sorted(v for v, n in histogram.items() if n)
+    cumulative, ends = 0, []
+    for v in values:
+        cumulative += histogram[v]
+        ends.append(cumulative)  # positions < end hold v
+
+    def at(position: int) -> Decimal:
+        return values[bisect_right(ends, position)]
+
+    stats = {
+        "n": count,
+        "mean": _num(sum(v * histogram[v] for v in values) / count),
+        "min": _num(values[0]),
+        "max": _num(values[-1]),
+    }
+    for name, k in QUARTERS.items():
+        position = Decimal(k) * (count - 1) / 4
+        lower = int(position)
+        low, high = at(lower), at(min(lower + 1, count - 1))
+        stats[name] = _num(low + (position - lower) * (high - low))
+    return stats
+
+
+def _band_of(bands: list[dict], number: Decimal) -> str | None:
+    for band in bands:
+        if band["low"] <= number and (
+            number < band["high"] or band["last"] and number <= band["high"]
+        ):
+            return band["code"]
+    return None
+
+
+def _count_bands(figures: _Figures, question_id: int) -> None:
+    """Number answers per band, overall and per group, from the numbers' counts."""
+    bands = figures.bands.get(question_id) or []
+    for number, n in figures.numbers[question_id].items():
+        code = _band_of(bands, number)
+        if code:
+            figures.counts[question_id][code] += n
+    for dimension, groups in figures.numbers_by[question_id].items():
+        for group, numbers in groups.items():
+            for number, n in numbers.items():
+                code = _band_of(bands, number)
+                if code:
+                    figures.by[question_id][dimension][group][code] += n
 
 
 def _plain(nested) -> dict:
@@ -325,7 +322,7 @@ def _plain(nested) -> dict:
     return nested
 
 
-def _choice_fields(question: Question, base: int, figures: _Figures) -> dict:
+def _choice_fields(question: Question, base: int, figures: _Figures, options) -> dict:
     """Options with counts and shares, "other" texts, and the ranking (multiple choice)."""
     counts = figures.counts.get(question.pk, {})
     entry: dict = {
@@ -337,7 +334,7 @@ def _choice_fields(question: Question, base: int, figures: _Figures) -> dict:
                 "count": counts.get(o.code, 0),
                 "pct": _pct(counts.get(o.code, 0), base),
             }
-            for o in figures.option_by_question[question.pk]
+            for o in options
         ],
         "other_texts": figures.other_texts.get(question.pk, 0),
     }
@@ -348,7 +345,7 @@ def _choice_fields(question: Question, base: int, figures: _Figures) -> dict:
     return entry
 
 
-def _question_entry(question: Question, figures: _Figures) -> dict:
+def _question_entry(question: Question, figures: _Figures, context: dict) -> dict:
     """The summary of one question, with its breakdowns by every dimension."""
     base = figures.answered.get(question.pk, 0)
     entry = {
@@ -362,12 +359,14 @@ def _question_entry(question: Question, figures: _Figures) -> dict:
     }
     if question.condition_question_id:
         entry["condition"] = {
-            "question": figures.code_of_question.get(question.condition_question_id),
-            "options": [figures.code_of_option[o] for o in figures.conditions[question.pk]],
+            "question": context["code_of_question"].get(question.condition_question_id),
+            "options": [context["code_of_option"][o] for o in context["conditions"][question.pk]],
         }
     counts = figures.counts.get(question.pk, {})
     if question.is_choice:
-        entry.update(_choice_fields(question, base, figures))
+        entry.update(
+            _choice_fields(question, base, figures, context["options"].get(question.pk, []))
+        )
     if question.kind == Question.Kind.NUMBER:
         entry["stats"] = figures.stats.get(question.pk, {"n": 0})
         entry["bands"] = [
@@ -394,39 +393,42 @@ def _question_entry(question: Question, figures: _Figures) -> dict:
 
 
 def compute_summary(survey: Survey) -> dict:
-    """The whole summary of a survey's submitted responses, as JSON-ready data."""
+    """The whole summary of a survey's submitted responses, as JSON-ready data.
+
+    Seven queries whatever the number of responses: questions, options, conditions, active
+    members, submitted responses of companies that are not active now, the tally check and
+    the tally cells (plus a rebuild when the cells do not match the responses)."""
     questions = list(survey.questions.order_by("order", "pk"))
     options = list(
         QuestionOption.objects.filter(question__survey=survey).order_by("question_id", "order")
     )
     conditions = _condition_options(survey)
     active_members = MemberCompany.objects.filter(status=MemberCompany.Status.ACTIVE).count()
-    multiple_ids = [q.pk for q in questions if q.kind == Question.Kind.MULTIPLE]
-    total, responded_active, group_sizes, hierarchy, answered, answered_by = _group_sizes(
-        survey, multiple_ids
+    # Few companies are not active: counting their responses is an index lookup each.
+    not_active = (
+        submitted_responses(survey).exclude(company__status=MemberCompany.Status.ACTIVE).count()
     )
-    number_questions = [q for q in questions if q.kind == Question.Kind.NUMBER]
-    stats = number_stats(survey, [q.pk for q in number_questions])
-    bands = {q.pk: number_bands(q, stats.get(q.pk, {})) for q in number_questions}
-
+    code_of_option = {o.pk: o.code for o in options}
+    figures = _read(_cells(survey), code_of_option)
+    for question in questions:
+        if question.kind == Question.Kind.NUMBER:
+            figures.stats[question.pk] = histogram_stats(figures.numbers[question.pk])
+            figures.bands[question.pk] = number_bands(question, figures.stats[question.pk])
+            _count_bands(figures, question.pk)
     option_by_question = defaultdict(list)
     for option in options:
         option_by_question[option.question_id].append(option)
-    code_of_option = {o.pk: o.code for o in options}
-    figures = _Figures(
-        answered=answered,
-        answered_by=answered_by,
-        counts=defaultdict(lambda: defaultdict(int)),
-        by=defaultdict(_nested),
-        other_texts=defaultdict(int),
-        stats=stats,
-        bands=bands,
-        conditions=conditions,
-        option_by_question=option_by_question,
-        code_of_option=code_of_option,
-        code_of_question={q.pk: q.code for q in questions},
-    )
-    _tally(survey, questions, bands, code_of_option, figures)
+    context = {
+        "options": option_by_question,
+        "conditions": conditions,
+        "code_of_option": code_of_option,
+        "code_of_question": {q.pk: q.code for q in questions},
+    }
+    responded_active = figures.total - not_active
+    hierarchy = {
+        child: {group: next(iter(of)) for group, of in sorted(groups.items()) if len(of) == 1}
+        for child, groups in figures.parents.items()
+    }
     data = {
         "version": SUMMARY_VERSION,
         "made_at": timezone.now().isoformat(),
@@ -437,95 +439,30 @@ def compute_summary(survey: Survey) -> dict:
             "title_en": survey.title_en,
         },
         "totals": {
-            "responses": total,
+            "responses": figures.total,
             "active_members": active_members,
             "responded_active": responded_active,
             "response_rate": _pct(responded_active, active_members),
         },
-        "groups": group_sizes,
+        "groups": {d: dict(sizes) for d, sizes in figures.sizes.items()},
         "parents": hierarchy,
-        "questions": [_question_entry(question, figures) for question in questions],
+        "questions": [_question_entry(q, figures, context) for q in questions],
     }
     data["key"] = key_figures(data)
     return data
 
 
 def number_stats(survey: Survey, question_ids: list[int]) -> dict[int, dict]:
-    """Count, mean, minimum, quartiles and maximum of each number question."""
-    if not question_ids:
-        return {}
-    answers = submitted_answers(survey).filter(question_id__in=question_ids, number__isnull=False)
-    aggregates = {
-        "n": Count("number"),
-        "mean": Avg("number"),
-        "min": Min("number"),
-        "max": Max("number"),
-    }
-    postgres = connection.vendor == "postgresql"
-    if postgres:
-        aggregates.update(
-            {name: PercentileCont("number", fraction) for name, fraction in QUANTILES.items()}
-        )
-    result = {}
-    for row in answers.values("question_id").annotate(**aggregates):
-        result[row["question_id"]] = {
-            "n": row["n"],
-            "mean": _num(row["mean"]),
-            "min": _num(row["min"]),
-            "max": _num(row["max"]),
-            **{name: _num(row.get(name)) for name in QUANTILES},
-        }
-    if not postgres:
-        for question_id, quartiles in quantiles_by_window(survey, question_ids).items():
-            result[question_id].update(quartiles)
-    return result
-
-
-def quantiles_by_window(survey: Survey, question_ids: list[int]) -> dict[int, dict]:
-    """Quartiles with linear interpolation (as ``percentile_cont``), in one SQL query.
-
-    The inner query numbers each question's values in order; the outer one keeps only the rows
-    at positions floor(k·(n−1)/4) and the next one for each quartile k/4 (integer division, the
-    same on SQLite and PostgreSQL): at most six rows per question reach Python, whatever the
-    number of responses.
-    """
-    answer_table = Answer._meta.db_table
-    response_table = Response._meta.db_table
-    placeholders = ", ".join(["%s"] * len(question_ids))
-    positions = " OR ".join(
-        f"t.rn = ({k} * (t.cnt - 1)) / 4 OR t.rn = ({k} * (t.cnt - 1)) / 4 + 1"
-        for k in QUARTERS.values()
-    )
-    sql = f"""
-        SELECT t.question_id, t.rn, t.cnt, t.number FROM (
-            SELECT a.question_id, a.number,
-                   ROW_NUMBER() OVER (PARTITION BY a.question_id ORDER BY a.number) - 1 AS rn,
-                   COUNT(*) OVER (PARTITION BY a.question_id) AS cnt
-            FROM {answer_table} a
-            JOIN {response_table} r ON r.id = a.response_id
-            WHERE r.survey_id = %s AND r.status = %s AND a.number IS NOT NULL
-              AND a.question_id IN ({placeholders})
-        ) t
-        WHERE {positions}
-    """  # noqa: S608 - table names from model metadata, values as parameters
-    values: dict[int, dict[int, float]] = defaultdict(dict)
-    counts: dict[int, int] = {}
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [survey.pk, Response.Status.SUBMITTED, *question_ids])
-        for question_id, position, count, number in cursor.fetchall():
-            values[question_id][position] = float(number)
-            counts[question_id] = count
-    result = {}
-    for question_id, count in counts.items():
-        ordered = values[question_id]
-        result[question_id] = {}
-        for name, fraction in QUANTILES.items():
-            position = fraction * (count - 1)
-            lower = math.floor(position)
-            low = ordered[lower]
-            high = ordered.get(lower + 1, low)
-            result[question_id][name] = _num(low + (position - lower) * (high - low))
-    return result
+    """Count, mean, minimum, quartiles and maximum of number questions, from the tally."""
+    histograms = defaultdict(lambda: defaultdict(int))
+    for question_pk, value, n in (
+        TallyCell.objects.filter(survey=survey, question_pk__in=question_ids, value__startswith="n")
+        .values("question_pk", "value")
+        .annotate(total=Sum("n"))
+        .values_list("question_pk", "value", "total")
+    ):
+        histograms[question_pk][Decimal(value[1:])] += n
+    return {question_id: histogram_stats(histograms[question_id]) for question_id in question_ids}
 
 
 # --- Headline figures of the impact survey (by question and option codes) -------------------
@@ -805,14 +742,14 @@ def public_summary(data: dict, minimum: int = MIN_PUBLIC_GROUP) -> dict:
         if question["kind"] in (Question.Kind.SHORT_TEXT, Question.Kind.LONG_TEXT):
             continue
         question = dict(question)
-        for field in ("by", "answered_by"):
-            if field in question:
-                question[field] = {
+        for name in ("by", "answered_by"):
+            if name in question:
+                question[name] = {
                     dimension: {
                         group: (None if group in reasons.get(dimension, {}) else cells)
                         for group, cells in groups.items()
                     }
-                    for dimension, groups in question[field].items()
+                    for dimension, groups in question[name].items()
                 }
         public["questions"].append(question)
     key = data.get("key") or {}
