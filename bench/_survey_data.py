@@ -92,19 +92,22 @@ def responses(cursor, survey, *, company_ids: list[int], count: int, drafts: int
     columns = (
         "INSERT INTO surveys_answer (response_id, question_id, option_id, number, text, date) "
     )
-    cursor.execute(
-        columns + f"SELECT p.id, {q['impact_degree']}, {degree}, NULL::numeric, '', NULL::date "
+    # Ids and codes from this module and the survey's rows, never user input.
+    sql = (
+        columns + f"SELECT p.id, {q['impact_degree']}, {degree}, NULL::numeric, '', NULL::date "  # noqa: S608
         "FROM bench_pick p "
         f"UNION ALL SELECT p.id, {q['impact_areas']}, o, NULL, '', NULL FROM bench_pick p "
         f"CROSS JOIN unnest(ARRAY[{areas}]) o WHERE p.degree >= 0.15 AND random() < 0.4 "
         f"UNION ALL SELECT p.id, {q['resumption']}, {resumption}, NULL, '', NULL FROM bench_pick p "
         f"UNION ALL SELECT p.id, {q['full_resumption_date']}, NULL, NULL, '', "
-        "date '2020-03-01' + floor(random() * 90)::int FROM bench_pick p WHERE p.resumption >= 0.35 "
+        "date '2020-03-01' + floor(random() * 90)::int FROM bench_pick p "
+        "WHERE p.resumption >= 0.35 "
         f"UNION ALL SELECT p.id, {q['staff_back_pct']}, NULL, floor(random() * 101), '', NULL "
         "FROM bench_pick p "
         f"UNION ALL SELECT p.id, {q['needs']}, o, NULL, '', NULL FROM bench_pick p "
         f"CROSS JOIN unnest(ARRAY[{needs}]) o WHERE random() < 0.5"
     )
+    cursor.execute(sql)
     count_answers = cursor.rowcount
     cursor.execute("DROP TABLE bench_pick")
     return count_answers

@@ -24,6 +24,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.db import connection
 from django.db.models import (
     Case,
     CharField,
@@ -206,60 +207,86 @@ def _condition_options(survey: Survey) -> dict[int, list[int]]:
     return conditions
 
 
-def _cells(survey: Survey):
-    """The survey's tally cells, rebuilt first if they do not match its responses."""
+def _sums(survey: Survey) -> list[tuple]:
+    """The cells summed in the database, once overall and once per dimension (UNION ALL of
+    GROUP BYs, on PostgreSQL and SQLite alike), plus which coarser group each finer one lies
+    in: rows ``(dimension, group, question_pk, value, n, texts, ids)``, a few per group and
+    value instead of one per combination of groups."""
+    table = TallyCell._meta.db_table
+    parts, params = [], []
+    for dimension, column in [("", "''"), *DIMENSIONS.items()]:
+        where = "" if dimension == "" else f" AND {column} <> ''"
+        group_by = "question_pk, value" if dimension == "" else f"{column}, question_pk, value"
+        parts.append(
+            f"SELECT '{dimension}', {column}, question_pk, value, SUM(n), SUM(texts), SUM(ids) "  # noqa: S608
+            f"FROM {table} WHERE survey_id = %s{where} GROUP BY {group_by}"
+        )
+        params.append(survey.pk)
+    for child, parent in PARENTS.items():
+        child_column, parent_column = DIMENSIONS[child], DIMENSIONS[parent]
+        parts.append(
+            f"SELECT '>{child}', {child_column}, 0, {parent_column}, SUM(n), 0, 0 "  # noqa: S608
+            f"FROM {table} WHERE survey_id = %s AND question_pk = 0 AND {child_column} <> '' "
+            f"AND {parent_column} <> '' GROUP BY {child_column}, {parent_column}"
+        )
+        params.append(survey.pk)
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(parts), params)
+        return cursor.fetchall()
+
+
+def _cell_sums(survey: Survey) -> list[tuple]:
+    """``_sums``, rebuilding the tally first if it does not match the survey's responses."""
     expected = tally.tally_check(survey)
-    cells = list(
-        TallyCell.objects.filter(survey=survey)
-        .exclude(n=0, texts=0)
-        .values_list("question_pk", "value", *tally.GROUP_FIELDS, "n", "texts", "ids")
-    )
-    counted = (
-        sum(c[-3] for c in cells if c[0] == 0),
-        sum(c[-1] for c in cells if c[0] == 0),
-    )
-    if counted != expected:
+    rows = _sums(survey)
+    counted = next(((r[4], r[6]) for r in rows if r[0] == "" and r[2] == 0), (0, 0))
+    if tuple(int(v or 0) for v in counted) != expected:
         tally.tally_rebuild(survey)
-        return _cells(survey)
-    return cells
+        rows = _sums(survey)
+    return rows
 
 
-def _read(cells, code_of_option: dict[int, str]) -> _Figures:
-    """Sum the cells per question, value and group of every dimension."""
+def _read(rows, code_of_option: dict[int, str]) -> _Figures:
+    """The summed cells per question, value, and group of each dimension ("" for all)."""
     figures = _Figures()
-    dimensions = list(DIMENSIONS)
-    for question_pk, value, *groups, n, texts, _ids in cells:
-        named = [(d, g) for d, g in zip(dimensions, groups, strict=True) if g]
+    for dimension, group, question_pk, value, n, texts, _ids in rows:
+        n, texts = int(n or 0), int(texts or 0)
+        if not n and not texts:
+            continue
+        if dimension.startswith(">"):
+            figures.parents[dimension[1:]][group].add(value)
+            continue
         if question_pk == 0:
-            figures.total += n
-            by_name = dict(zip(dimensions, groups, strict=True))
-            for dimension, group in named:
+            if dimension:
                 figures.sizes[dimension][group] += n
-            for child, parent in PARENTS.items():
-                if by_name[child] and by_name[parent]:
-                    figures.parents[child][by_name[child]].add(by_name[parent])
+            else:
+                figures.total += n
             continue
         if value == "":
-            figures.answered[question_pk] += n
-            for dimension, group in named:
+            if dimension:
                 figures.answered_by[question_pk][dimension][group] += n
+            else:
+                figures.answered[question_pk] += n
             continue
         if value[0] == "n":
             number = Decimal(value[1:])
-            figures.numbers[question_pk][number] += n
-            for dimension, group in named:
+            if dimension:
                 figures.numbers_by[question_pk][dimension][group][number] += n
+            else:
+                figures.numbers[question_pk][number] += n
             continue
         if value[0] == "o":
             code = code_of_option.get(int(value[1:]))
             if code is None:
                 continue
-            figures.other_texts[question_pk] += texts
+            if not dimension:
+                figures.other_texts[question_pk] += texts
         else:
             code = value[1:]  # "dYYYY-MM"
-        figures.counts[question_pk][code] += n
-        for dimension, group in named:
+        if dimension:
             figures.by[question_pk][dimension][group][code] += n
+        else:
+            figures.counts[question_pk][code] += n
     return figures
 
 
@@ -396,8 +423,8 @@ def compute_summary(survey: Survey) -> dict:
     """The whole summary of a survey's submitted responses, as JSON-ready data.
 
     Seven queries whatever the number of responses: questions, options, conditions, active
-    members, submitted responses of companies that are not active now, the tally check and
-    the tally cells (plus a rebuild when the cells do not match the responses)."""
+    members, companies not active now that responded, the tally check and the summed tally
+    cells (plus a rebuild when the cells do not match the responses)."""
     questions = list(survey.questions.order_by("order", "pk"))
     options = list(
         QuestionOption.objects.filter(question__survey=survey).order_by("question_id", "order")
@@ -406,10 +433,14 @@ def compute_summary(survey: Survey) -> dict:
     active_members = MemberCompany.objects.filter(status=MemberCompany.Status.ACTIVE).count()
     # Few companies are not active: counting their responses is an index lookup each.
     not_active = (
-        submitted_responses(survey).exclude(company__status=MemberCompany.Status.ACTIVE).count()
+        MemberCompany.objects.filter(
+            status__in=[s for s in MemberCompany.Status if s != MemberCompany.Status.ACTIVE]
+        )
+        .filter(Exists(submitted_responses(survey).filter(company_id=OuterRef("pk"))))
+        .count()
     )
     code_of_option = {o.pk: o.code for o in options}
-    figures = _read(_cells(survey), code_of_option)
+    figures = _read(_cell_sums(survey), code_of_option)
     for question in questions:
         if question.kind == Question.Kind.NUMBER:
             figures.stats[question.pk] = histogram_stats(figures.numbers[question.pk])
