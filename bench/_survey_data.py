@@ -6,8 +6,6 @@ under a minute because no row passes through Python. ``setseed`` makes every run
 
 from __future__ import annotations
 
-from cqa_portal.core.reference import REGION_GROUPS
-
 # Weighted lists: picking a uniform element gives the weights.
 PROVINCES = ["42"] * 6 + ["11", "31", "32", "33", "44", "21", "61", "51", "41", "37", "65", "81"]
 DIVISIONS = (
@@ -47,6 +45,8 @@ def companies(cursor, *, count: int, level_id: int, prefix: str = "B") -> list[i
 def responses(cursor, survey, *, company_ids: list[int], count: int, drafts: int, seed=0.5):
     """``count`` submitted responses and ``drafts`` drafts of the given companies, with answers
     to the impact survey's questions; returns the number of answers."""
+    from cqa_portal.core.reference import REGION_GROUPS
+
     cursor.execute("SELECT setseed(%s)", [seed])
     regions = ", ".join(
         f"('{code}', '{group}')" for group, codes in REGION_GROUPS.items() for code in codes

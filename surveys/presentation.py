@@ -184,7 +184,9 @@ def _crosstab(question: dict, values: list[dict], dimension: str, data: dict, *,
         cells = question["by"][dimension].get(group, {})
         if sizes[group] is None or cells is None:
             continue
-        base = answered_by.get(group) or 0
+        # Snapshots made before version 2 have no answered_by: single choice, so the sum.
+        base = answered_by.get(group) if answered_by else sum(cells.values())
+        base = base or 0
         counted = [cells.get(v["code"], 0) for v in values]
         shares = [percent(n, base) if base else 0 for n in counted]
         rows.append(
