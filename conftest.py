@@ -93,6 +93,14 @@ def chromium_path():
     return path
 
 
+@pytest.fixture(scope="session")
+def libreoffice_path():
+    """Debian's LibreOffice (``libreoffice-writer-nogui``, installed by ``.ci/run``)."""
+    path = shutil.which("libreoffice")
+    need(path is not None, "needs Debian's libreoffice-writer-nogui package")
+    return path
+
+
 # Debian's Chromium as root, headless, with nothing reaching for the closed network.
 CHROMIUM_ARGS = [
     "--no-sandbox",

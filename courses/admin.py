@@ -4,6 +4,7 @@ from django.db import models
 from django.db.models import Count
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -20,12 +21,26 @@ from cqa_portal.core.errors import PortalError
 from cqa_portal.core.forms import PortalForm
 
 from . import selectors, services
-from .models import AttendanceRecord, Lecturer, Registration, Series, Session, Topic
+from .models import (
+    AttendanceRecord,
+    Lecturer,
+    Registration,
+    Series,
+    Session,
+    Topic,
+    TopicNeed,
+)
 from .resources import AttendanceRecordResource, AttendanceResource, RegistrantResource
+
+
+class TopicNeedInline(admin.TabularInline):
+    model = TopicNeed
+    extra = 1
 
 
 @admin.register(Topic)
 class TopicAdmin(admin.ModelAdmin):
+    inlines = [TopicNeedInline]
     list_display = ["name", "name_en", "slug", "order", "session_count"]
     list_editable = ["order"]
     search_fields = ["name", "name_en"]
@@ -70,6 +85,24 @@ class CancelForm(PortalForm):
     )
 
 
+class SessionWhenFilter(admin.SimpleListFilter):
+    """Held or upcoming, as the schedule and the staff dashboard count them."""
+
+    title = _("when")
+    parameter_name = "when"
+
+    def lookups(self, request, model_admin):
+        return [("upcoming", _("Upcoming")), ("held", _("Held"))]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        if self.value() == "held":
+            return queryset.filter(selectors.held_q(now))
+        if self.value() == "upcoming":
+            return queryset.filter(selectors.upcoming_q(now))
+        return queryset
+
+
 @admin.register(Session)
 class SessionAdmin(SpreadsheetImportMixin, ImportMixin, admin.ModelAdmin):
     """Sessions with their registration and waiting counts. "Import" on the list takes the
@@ -89,7 +122,7 @@ class SessionAdmin(SpreadsheetImportMixin, ImportMixin, admin.ModelAdmin):
         "waiting_count",
         "participants",
     ]
-    list_filter = ["status", "topic", "series"]
+    list_filter = [SessionWhenFilter, "status", "topic", "series"]
     list_select_related = ["topic", "series"]
     search_fields = ["title", "title_en", "lecturers__name"]
     date_hierarchy = "starts_at"

@@ -32,6 +32,8 @@ app.autodiscover_tasks()
 app.conf.beat_schedule = {
     "outbox-sweep": {"task": "core.outbox.sweep", "schedule": 60.0},
     "outbox-purge": {"task": "core.outbox.purge", "schedule": crontab(minute=30, hour=3)},
+    # New applications, relief requests and co-signatures: one digest per staff recipient.
+    "core-staff-notices": {"task": "core.staff_notices.digest", "schedule": 300.0},
 }
 for _app in ("members", "pledges", "surveys", "courses"):
     try:

@@ -6,11 +6,13 @@ from __future__ import annotations
 import logging
 import time
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Prefetch, Q
+from django.db.models import Exists, Max, OuterRef, Prefetch, Q
+from django.db.models.functions import TruncDate
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import get_random_string
@@ -44,6 +46,7 @@ SUMMARY_CLAIM_SECONDS = 600
 REMINDER_BATCH = 100
 # Snapshots kept per survey (beat makes one every 15 minutes while a survey is open).
 SNAPSHOTS_KEPT = 50
+SNAPSHOT_DAY_TZ = ZoneInfo("Asia/Shanghai")
 # Question fields that are wording, not structure: staff may fix them after responses exist.
 WORDING_FIELDS = frozenset({"text", "text_en", "help_text", "help_text_en", "label_zh", "label_en"})
 
@@ -339,13 +342,28 @@ def summary_snapshot_make(*, survey_id: int) -> SummarySnapshot | None:
             duration_ms=int((time.monotonic() - started) * 1000),
             data=data,
         )
-        old = SummarySnapshot.objects.filter(survey=survey).order_by("-created_at", "-pk")[
-            SNAPSHOTS_KEPT:
-        ]
-        SummarySnapshot.objects.filter(pk__in=list(old.values_list("pk", flat=True))).delete()
+        _snapshots_prune(survey)
         return snapshot
     finally:
         Survey.objects.filter(pk=survey_id).update(summary_claimed_at=None)
+
+
+def _snapshots_prune(survey: Survey) -> None:
+    """Keep the newest ``SNAPSHOTS_KEPT`` snapshots, and the last one of every earlier day
+    (Beijing time), so the figures as they stood on any past day remain (the programme report
+    as of a date reads them)."""
+    snapshots = SummarySnapshot.objects.filter(survey=survey)
+    last_of_day = (
+        snapshots.annotate(day=TruncDate("created_at", tzinfo=SNAPSHOT_DAY_TZ))
+        .order_by()
+        .values("day")
+        .annotate(last=Max("pk"))
+        .values_list("last", flat=True)
+    )
+    old = snapshots.order_by("-created_at", "-pk")[SNAPSHOTS_KEPT:]
+    SummarySnapshot.objects.filter(pk__in=list(old.values_list("pk", flat=True))).exclude(
+        pk__in=list(last_of_day)
+    ).delete()
 
 
 def summary_refresh_open_surveys() -> int:

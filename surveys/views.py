@@ -15,7 +15,7 @@ from cqa_portal.core import errors
 from cqa_portal.core.decorators import post_only, staff_required
 from members.access import company_member_required
 
-from . import exports, selectors, services
+from . import exports, fairness, selectors, services
 from .forms import OTHER_SUFFIX, CrossTabForm, ResponseForm, initial_from_answers
 from .models import Response, Survey
 from .presentation import present, present_cross_tab
@@ -194,3 +194,27 @@ def export_responses(request, slug, fmt):
 def export_summary(request, slug):
     survey = get_object_or_404(Survey, slug=slug)
     return exports.summary_response(survey)
+
+
+@staff_member_required
+def staff_fairness(request):
+    """Staff: does fee relief reach the companies the survey shows were hit hardest?"""
+    survey = fairness.fairness_survey()
+    years = fairness.fee_years()
+    year = years[0] if years else None
+    raw = request.GET.get("year", "")
+    if raw:
+        if not raw.isdigit() or int(raw) not in years:
+            message = _("There are no fees for the year “%(year)s”.") % {"year": raw[:10]}
+            messages.error(request, message)
+            return redirect("surveys:staff_fairness")
+        year = int(raw)
+    tables = fairness.fairness_tables(survey=survey, year=year) if year else []
+    context = {
+        "survey": survey,
+        "years": years,
+        "year": year,
+        "tables": tables,
+        "minimum": fairness.MIN_PUBLIC_GROUP,
+    }
+    return render(request, "surveys/staff_fairness.html", context)

@@ -3,6 +3,8 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.contenttypes.admin import GenericTabularInline
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
+from django.core.validators import validate_email
+from django.db.models import Case, F, IntegerField, Value, When
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
@@ -10,8 +12,8 @@ from django.utils.translation import gettext_noop, ngettext
 from import_export.formats import base_formats
 from import_export.signals import post_export
 
-from . import exports, services
-from .models import AuditEntry, OutboxMessage, User
+from . import exports, history, services
+from .models import AuditEntry, OutboxMessage, StaffNotice, StaffNotificationSetting, User
 from .spreadsheets import check_workbook, decode_csv
 
 # Messages django-import-export shows to staff that its own Chinese catalogue leaves
@@ -139,6 +141,29 @@ class SpreadsheetImportMixin:
         )
 
 
+class WaitingFirstMixin:
+    """A queue that lists what waits first (oldest first), then the rest (newest first).
+
+    The change list orders by ``get_ordering`` (the admin's, else the model's Meta ordering)
+    before anything the queryset says, so the order is given here, as expressions; a column
+    the user sorts by still replaces it."""
+
+    waiting = None  # a Q() of the rows that wait for staff
+    waiting_since = "created_at"
+
+    def get_ordering(self, request):
+        waits = Case(
+            When(self.waiting, then=Value(0)), default=Value(1), output_field=IntegerField()
+        )
+        since = F(self.waiting_since)
+        return [
+            waits.asc(),
+            Case(When(self.waiting, then=since), default=None).asc(nulls_last=True),
+            since.desc(nulls_last=True),
+            "-pk",
+        ]
+
+
 class AuditHistoryInline(GenericTabularInline):
     """Read-only history of an object (who, when, from, to, why) on its admin page."""
 
@@ -148,7 +173,7 @@ class AuditHistoryInline(GenericTabularInline):
     extra = 0
     can_delete = False
     ordering = ["-created_at", "-id"]
-    fields = ["created_at", "actor", "action", "from_state", "to_state", "detail"]
+    fields = ["created_at", "actor", "action_label", "from_label", "to_label", "detail"]
     readonly_fields = fields
     verbose_name = _("history entry")
     verbose_name_plural = _("history")
@@ -161,6 +186,32 @@ class AuditHistoryInline(GenericTabularInline):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("actor")
+
+    @admin.display(description=_("action"))
+    def action_label(self, obj):
+        return obj.action_label
+
+    @admin.display(description=_("from"))
+    def from_label(self, obj):
+        return obj.from_label
+
+    @admin.display(description=_("to"))
+    def to_label(self, obj):
+        return obj.to_label
+
+
+class AuditActionFilter(admin.SimpleListFilter):
+    """The audit log's action filter, in words."""
+
+    title = _("action")
+    parameter_name = "action"
+
+    def lookups(self, request, model_admin):
+        codes = AuditEntry.objects.order_by("action").values_list("action", flat=True).distinct()
+        return [(code, history.action_label(code)) for code in codes]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(action=self.value()) if self.value() else queryset
 
 
 @admin.register(User)
@@ -206,8 +257,8 @@ class OutboxMessageAdmin(admin.ModelAdmin):
 
 @admin.register(AuditEntry)
 class AuditEntryAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "actor", "action", "object_repr", "from_state", "to_state"]
-    list_filter = ["action", "content_type", "created_at"]
+    list_display = ["created_at", "actor", "action_label", "object_repr", "from_label", "to_label"]
+    list_filter = [AuditActionFilter, "content_type", "created_at"]
     search_fields = ["object_repr", "detail", "actor__email"]
     date_hierarchy = "created_at"
     list_select_related = ["actor", "content_type"]
@@ -220,4 +271,54 @@ class AuditEntryAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description=_("action"), ordering="action")
+    def action_label(self, obj):
+        return obj.action_label
+
+    @admin.display(description=_("from"))
+    def from_label(self, obj):
+        return obj.from_label
+
+    @admin.display(description=_("to"))
+    def to_label(self, obj):
+        return obj.to_label
+
+
+@admin.register(StaffNotificationSetting)
+class StaffNotificationSettingAdmin(admin.ModelAdmin):
+    """Who is told of new applications, relief requests and co-signatures (a digest mail every
+    few minutes, see ``core.services.staff_notices``)."""
+
+    list_display = ["kind", "recipients", "group", "language", "is_active"]
+    list_filter = ["is_active"]
+
+    @admin.display(description=_("email addresses"))
+    def recipients(self, obj):
+        return ", ".join(obj.email_list()) or "—"
+
+    def save_model(self, request, obj, form, change):
+        for email in obj.email_list():
+            try:
+                validate_email(email)
+            except ValidationError:
+                self.message_user(
+                    request,
+                    _("“%(email)s” is not an email address; it is skipped.") % {"email": email},
+                    messages.WARNING,
+                )
+        super().save_model(request, obj, form, change)
+
+
+@admin.register(StaffNotice)
+class StaffNoticeAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "kind", "object_repr", "notified_at"]
+    list_filter = ["kind", ("notified_at", admin.EmptyFieldListFilter)]
+    readonly_fields = [f.name for f in StaffNotice._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False

@@ -6,6 +6,7 @@ from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class User(AbstractUser):
@@ -36,7 +37,7 @@ class OutboxMessage(models.Model):
     claimed before sending, marked sent after, so it is sent once even if a task is retried."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", _("Pending")
+        PENDING = "pending", pgettext_lazy("mail status", "Pending")
         SENDING = "sending", _("Sending")
         SENT = "sent", _("Sent")
         FAILED = "failed", _("Failed")
@@ -139,4 +140,110 @@ class AuditEntry(models.Model):
         indexes = [models.Index(fields=["content_type", "object_id"], name="audit_object_idx")]
 
     def __str__(self) -> str:
-        return f"{self.action} {self.object_repr}"
+        return f"{self.action_label} {self.object_repr}"
+
+    def _object_model(self):
+        return ContentType.objects.get_for_id(self.content_type_id).model_class()
+
+    @property
+    def action_label(self) -> str:
+        """The action in words (``cqa_portal.core.history``), never its code."""
+        from . import history
+
+        return history.action_label(self.action)
+
+    @property
+    def from_label(self) -> str:
+        from . import history
+
+        return history.state_label(self._object_model(), self.from_state)
+
+    @property
+    def to_label(self) -> str:
+        from . import history
+
+        return history.state_label(self._object_model(), self.to_state)
+
+
+class StaffNoticeKind(models.TextChoices):
+    """What staff are told about when it arrives."""
+
+    MEMBERSHIP_APPLICATION = "membership_application", _("New membership applications")
+    RELIEF_REQUEST = "relief_request", _("New fee-relief requests")
+    COSIGNATURE = "cosignature", _("New co-signature applications")
+
+
+class StaffNotificationSetting(models.Model):
+    """Who on the staff is told of new arrivals of one kind: addresses and/or a group."""
+
+    kind = models.CharField(
+        _("what arrives"), max_length=30, choices=StaffNoticeKind.choices, unique=True
+    )
+    emails = models.TextField(
+        _("email addresses"),
+        blank=True,
+        help_text=_("One address per line (or separated by commas)."),
+    )
+    group = models.ForeignKey(
+        "auth.Group",
+        verbose_name=_("group"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text=_("Every active member of this group is told as well."),
+    )
+    language = models.CharField(
+        _("language for the addresses"),
+        max_length=10,
+        choices=settings.LANGUAGES,
+        default=settings.LANGUAGE_CODE,
+        help_text=_("Addresses of portal accounts get mail in their account's language."),
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("staff notification setting")
+        verbose_name_plural = _("staff notification settings")
+        ordering = ["kind"]
+
+    def __str__(self) -> str:
+        return str(self.get_kind_display())
+
+    def email_list(self) -> list[str]:
+        text = self.emails.replace(",", "\n").replace(";", "\n")
+        return [e.strip().lower() for e in text.splitlines() if e.strip()]
+
+
+class StaffNotice(models.Model):
+    """One arrival staff are to be told of, written with the arrival; the digest task mails
+    what is not notified yet and stamps ``notified_at``."""
+
+    kind = models.CharField(_("what arrived"), max_length=30, choices=StaffNoticeKind.choices)
+    content_type = models.ForeignKey(
+        ContentType, verbose_name=_("object type"), on_delete=models.CASCADE
+    )
+    object_id = models.CharField(_("object id"), max_length=64)
+    object_repr = models.CharField(_("object"), max_length=255)
+    created_at = models.DateTimeField(_("arrived at"), auto_now_add=True)
+    notified_at = models.DateTimeField(_("staff told at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("staff notice")
+        verbose_name_plural = _("staff notices")
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "content_type", "object_id"], name="one_staff_notice_per_object"
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(notified_at__isnull=True),
+                name="staff_notice_waiting_idx",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.object_repr}"

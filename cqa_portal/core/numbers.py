@@ -27,11 +27,19 @@ def half_up(value, places: int = 1) -> float | None:
     return float(exact.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
 
 
-def percent(part, whole, places: int = 1) -> float | None:
-    """``part`` as a percentage of ``whole``, rounded half up; ``None`` when ``whole`` is 0."""
+def exact_percent(part, whole, places: int = 1) -> Decimal | None:
+    """``part`` as a percentage of ``whole``, rounded half up, as a ``Decimal`` (for figures
+    kept as decimals, e.g. beside money); ``None`` when ``whole`` is 0."""
     if not whole:
         return None
-    return half_up(Decimal(part) * 100 / Decimal(whole), places)
+    exact = Decimal(part) * 100 / Decimal(whole)
+    return exact.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+
+
+def percent(part, whole, places: int = 1) -> float | None:
+    """``part`` as a percentage of ``whole``, rounded half up; ``None`` when ``whole`` is 0."""
+    exact = exact_percent(part, whole, places)
+    return None if exact is None else float(exact)
 
 
 def text(value, places: int = 1) -> str:

@@ -25,6 +25,12 @@ def outbox_purge_task() -> int:
     return services.outbox_purge()
 
 
+@shared_task(name="core.staff_notices.digest", ignore_result=True)
+def staff_notices_task() -> int:
+    """Tell staff what arrived since the last run (one digest mail per recipient)."""
+    return services.staff_notices_send()
+
+
 @shared_task(name="core.ping", ignore_result=True)
 def ping_task(token: str) -> str:
     """Used by the health drill and tests: proves a real worker consumed a task."""

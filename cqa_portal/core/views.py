@@ -1,12 +1,18 @@
+import io
 import sys
 
-from django.http import HttpResponse, JsonResponse
+from django.http import FileResponse, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views import i18n
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
+from . import exports, report
+from .decorators import staff_required
+from .errors import PortalError
 from .health import health_report
 
 
@@ -130,3 +136,41 @@ def mail_unsubscribe(request, token: str):
     else:
         context["done"] = selectors.opted_out(email=message.to, kind=message.list_kind)
     return render(request, "core/unsubscribe.html", context)
+
+
+@staff_required
+@require_GET
+def programme_report(request):
+    """Staff: the programme's figures as of a chosen day (``?date=YYYY-MM-DD``), printable."""
+    return _programme_report(request, document=False)
+
+
+@staff_required
+@require_GET
+def programme_report_document(request):
+    """Staff: the same report as a Word document (opens in LibreOffice)."""
+    return _programme_report(request, document=True)
+
+
+def _programme_report(request, *, document: bool):
+    today = timezone.localdate(timezone=report.REPORT_TZ)
+    raw = request.GET.get("date", "")
+    try:
+        day = report.parse_day(raw, today=today)
+    except PortalError as exc:
+        context = {"error": exc.message, "raw_date": raw[:40], "today": today}
+        return render(request, "core/programme_report.html", context, status=400)
+    data = report.programme_report(day)
+    if document:
+        response = FileResponse(
+            io.BytesIO(report.report_docx(data)),
+            as_attachment=True,
+            filename=exports.safe_filename(
+                _("programme-report-%(day)s") % {"day": day.isoformat()}, "docx"
+            ),
+            content_type=report.DOCX_CONTENT_TYPE,
+        )
+        response["Cache-Control"] = "no-store"
+        return response
+    context = {"report": data, "texts": report.report_texts(data), "today": today, "day": day}
+    return render(request, "core/programme_report.html", context)

@@ -11,7 +11,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cqa_portal.core.errors import PortalError
-from cqa_portal.core.services import audit_log
+from cqa_portal.core.models import StaffNoticeKind
+from cqa_portal.core.services import audit_log, staff_notice_record
 from cqa_portal.core.site import absolute_url
 
 from ..models import MemberCompany, MembershipFee, ReliefDocument, ReliefRequest
@@ -142,6 +143,7 @@ def relief_request_submit(*, relief: ReliefRequest, actor) -> ReliefRequest:
         actor=actor,
         allowed=[ReliefRequest.Status.DRAFT],
     )
+    staff_notice_record(kind=StaffNoticeKind.RELIEF_REQUEST, obj=relief)
     for email, lang in company_admin_recipients(relief.company):
         _mail(
             key=f"members.relief_received:{relief.pk}:{email}",

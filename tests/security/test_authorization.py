@@ -109,6 +109,10 @@ RULES: dict[str, tuple[str | None, object, object, object, object]] = {
     "surveys:staff_refresh": ("survey", 405, 405, 405, 405),
     "surveys:export_responses": ("survey_csv", ADMIN, ADMIN, ADMIN, 200),
     "surveys:export_summary": ("survey", ADMIN, ADMIN, ADMIN, 200),
+    "surveys:staff_fairness": (None, ADMIN, ADMIN, ADMIN, 200),
+    "courses:staff_demand": (None, ADMIN, ADMIN, ADMIN, 200),
+    "core:programme_report": (None, ADMIN, ADMIN, ADMIN, 200),
+    "core:programme_report_document": (None, ADMIN, ADMIN, ADMIN, 200),
 }
 
 

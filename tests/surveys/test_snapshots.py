@@ -85,6 +85,26 @@ def test_old_snapshots_are_pruned(survey):
     assert SummarySnapshot.objects.filter(survey=survey).count() == services.SNAPSHOTS_KEPT
 
 
+def test_the_last_snapshot_of_an_earlier_day_is_kept(survey):
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    beijing = ZoneInfo("Asia/Shanghai")
+    days_ago = [
+        services.summary_snapshot_make(survey_id=survey.pk) for _ in range(3)
+    ]  # three on 18 March 2020, the last at 17:00
+    for n, snapshot in enumerate(days_ago):
+        made = datetime(2020, 3, 18, 15 + n, 0, tzinfo=beijing)
+        SummarySnapshot.objects.filter(pk=snapshot.pk).update(created_at=made)
+    for _ in range(services.SNAPSHOTS_KEPT + 2):
+        services.summary_snapshot_make(survey_id=survey.pk)
+    kept = SummarySnapshot.objects.filter(survey=survey)
+    assert kept.count() == services.SNAPSHOTS_KEPT + 1
+    old = kept.filter(created_at__lt=datetime(2020, 3, 19, tzinfo=beijing))
+    assert list(old.values_list("pk", flat=True)) == [days_ago[-1].pk]
+    assert old.get().created_at == datetime(2020, 3, 18, 17, tzinfo=beijing) + timedelta(0)
+
+
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_requests_start_one_computation(postgres):
     survey = covid_survey()

@@ -19,6 +19,7 @@ from .delivery import (
     outbox_sweep,
 )
 from .outbox import mail_opt_out, outbox_dispatch, outbox_enqueue, outbox_enqueue_many
+from .staff_notices import staff_notice_record, staff_notices_send
 
 __all__ = [
     "RETRY_BACKOFF",
@@ -38,5 +39,7 @@ __all__ = [
     "outbox_send",
     "outbox_send_many",
     "outbox_sweep",
+    "staff_notice_record",
+    "staff_notices_send",
     "user_language_set",
 ]
