@@ -376,8 +376,10 @@ class TallyCell(models.Model):
     ``question_pk`` 0 with an empty ``value`` counts the responses themselves (``ids`` sums
     their ids, to check the cells against the responses); an empty ``value`` under a question
     counts the responses that answered it; ``o<option id>``, ``n<number>`` and ``d<YYYY-MM>``
-    count chosen options, numbers and months. ``surveys.tally`` keeps it up to date when a
-    response is submitted or changed, and rebuilds it when it does not match the responses.
+    count chosen options, numbers and months. A number question with a minimum and a maximum
+    is counted per band (``b1``…) and group, and per exact number only overall (empty groups).
+    ``surveys.tally`` keeps it up to date when a response is submitted or changed, and rebuilds
+    it when it does not match the responses.
     """
 
     survey = models.ForeignKey(

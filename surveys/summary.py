@@ -69,9 +69,6 @@ COUNTED_KINDS = (
     Question.Kind.NUMBER,
     Question.Kind.DATE,
 )
-# Number questions with a minimum and a maximum are counted in this many equal bands; others in
-# the four bands between their quartiles.
-NUMBER_BANDS = 5
 # Groups smaller than this are not shown on public pages.
 MIN_PUBLIC_GROUP = 5
 
@@ -98,45 +95,7 @@ def submitted_responses(survey: Survey):
 # --- Number bands --------------------------------------------------------------------------
 
 
-def _edge_text(value: Decimal) -> str:
-    text = format(value.normalize(), "f")
-    return text
-
-
-def number_bands(question: Question, stats: dict) -> list[dict]:
-    """The bands a number question is counted in: ``NUMBER_BANDS`` equal ones between its
-    minimum and maximum when both are set, else the four between its answers' quartiles. Each
-    band holds its lower edge; the last one also its upper edge."""
-    low, high = question.min_value, question.max_value
-    if low is not None and high is not None and high > low:
-        step = (Decimal(high) - Decimal(low)) / NUMBER_BANDS
-        edges = [Decimal(low) + step * i for i in range(NUMBER_BANDS)] + [Decimal(high)]
-    elif stats.get("n"):
-        edges = sorted({Decimal(str(stats[k])) for k in ("min", "q1", "median", "q3", "max")})
-        if len(edges) == 1:
-            edges = edges * 2
-    else:
-        return []
-    whole = question.decimal_places == 0 and all(e == e.to_integral_value() for e in edges)
-    bands = []
-    for i in range(len(edges) - 1):
-        last = i == len(edges) - 2
-        top = edges[i + 1] if last or not whole else max(edges[i], edges[i + 1] - 1)
-        label = (
-            _edge_text(edges[i]) if top == edges[i] else f"{_edge_text(edges[i])}–{_edge_text(top)}"
-        )
-        if not last and not whole:
-            label = f"{_edge_text(edges[i])}–<{_edge_text(edges[i + 1])}"
-        bands.append(
-            {
-                "code": f"b{i + 1}",
-                "label": label,
-                "low": edges[i],
-                "high": edges[i + 1],
-                "last": last,
-            }
-        )
-    return bands
+number_bands = tally.number_bands
 
 
 def _band_expression(prefix: str, bands: dict[int, list[dict]], question_field: str):
@@ -281,6 +240,8 @@ def _read(rows, code_of_option: dict[int, str]) -> _Figures:
                 continue
             if not dimension:
                 figures.other_texts[question_pk] += texts
+        elif value[0] == "b":  # a band of a number question with fixed bands
+            code = value
         else:
             code = value[1:]  # "dYYYY-MM"
         if dimension:
@@ -319,26 +280,17 @@ def histogram_stats(histogram: dict[Decimal, int]) -> dict:
     return stats
 
 
-def _band_of(bands: list[dict], number: Decimal) -> str | None:
-    for band in bands:
-        if band["low"] <= number and (
-            number < band["high"] or band["last"] and number <= band["high"]
-        ):
-            return band["code"]
-    return None
-
-
 def _count_bands(figures: _Figures, question_id: int) -> None:
     """Number answers per band, overall and per group, from the numbers' counts."""
     bands = figures.bands.get(question_id) or []
     for number, n in figures.numbers[question_id].items():
-        code = _band_of(bands, number)
+        code = tally._band_of(bands, number)
         if code:
             figures.counts[question_id][code] += n
     for dimension, groups in figures.numbers_by[question_id].items():
         for group, numbers in groups.items():
             for number, n in numbers.items():
-                code = _band_of(bands, number)
+                code = tally._band_of(bands, number)
                 if code:
                     figures.by[question_id][dimension][group][code] += n
 
@@ -445,7 +397,8 @@ def compute_summary(survey: Survey) -> dict:
         if question.kind == Question.Kind.NUMBER:
             figures.stats[question.pk] = histogram_stats(figures.numbers[question.pk])
             figures.bands[question.pk] = number_bands(question, figures.stats[question.pk])
-            _count_bands(figures, question.pk)
+            if not tally.fixed_bands(question):  # else counted per band as filed
+                _count_bands(figures, question.pk)
     option_by_question = defaultdict(list)
     for option in options:
         option_by_question[option.question_id].append(option)

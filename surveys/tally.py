@@ -20,11 +20,79 @@ from decimal import Decimal
 from django.db import connection, transaction
 from django.db.models import Count, Q, Sum
 
-from .models import Answer, Response, Survey, TallyCell
+from .models import Answer, Question, Response, Survey, TallyCell
 
 # In the order of summary.DIMENSIONS.
+# Number questions with a minimum and a maximum are counted in this many equal bands; others in
+# the four bands between their quartiles.
+NUMBER_BANDS = 5
 GROUP_FIELDS = ["region_group", "province", "industry_section", "industry_division", "size_band"]
 KEY = ["survey_id", "question_pk", "value", *GROUP_FIELDS]
+
+
+def _edge_text(value: Decimal) -> str:
+    text = format(value.normalize(), "f")
+    return text
+
+
+def number_bands(question: Question, stats: dict) -> list[dict]:
+    """The bands a number question is counted in: ``NUMBER_BANDS`` equal ones between its
+    minimum and maximum when both are set, else the four between its answers' quartiles. Each
+    band holds its lower edge; the last one also its upper edge."""
+    low, high = question.min_value, question.max_value
+    if low is not None and high is not None and high > low:
+        step = (Decimal(high) - Decimal(low)) / NUMBER_BANDS
+        edges = [Decimal(low) + step * i for i in range(NUMBER_BANDS)] + [Decimal(high)]
+    elif stats.get("n"):
+        edges = sorted({Decimal(str(stats[k])) for k in ("min", "q1", "median", "q3", "max")})
+        if len(edges) == 1:
+            edges = edges * 2
+    else:
+        return []
+    whole = question.decimal_places == 0 and all(e == e.to_integral_value() for e in edges)
+    bands = []
+    for i in range(len(edges) - 1):
+        last = i == len(edges) - 2
+        top = edges[i + 1] if last or not whole else max(edges[i], edges[i + 1] - 1)
+        label = (
+            _edge_text(edges[i]) if top == edges[i] else f"{_edge_text(edges[i])}–{_edge_text(top)}"
+        )
+        if not last and not whole:
+            label = f"{_edge_text(edges[i])}–<{_edge_text(edges[i + 1])}"
+        bands.append(
+            {
+                "code": f"b{i + 1}",
+                "label": label,
+                "low": edges[i],
+                "high": edges[i + 1],
+                "last": last,
+            }
+        )
+    return bands
+
+
+def fixed_bands(question: Question) -> list[dict]:
+    """The bands of a number question known before any answer (its minimum and maximum are
+    set): its answers are counted per band and group as they are filed, and per exact number
+    only overall (for the quartiles). Others are counted per exact number and group."""
+    return number_bands(question, {})
+
+
+def _fixed_bands_of(survey_id: int) -> dict[int, list[dict]]:
+    return {
+        q.pk: bands
+        for q in Question.objects.filter(survey_id=survey_id, kind=Question.Kind.NUMBER)
+        if (bands := fixed_bands(q))
+    }
+
+
+def _band_of(bands: list[dict], number: Decimal) -> str | None:
+    for band in bands:
+        if band["low"] <= number and (
+            number < band["high"] or (band["last"] and number <= band["high"])
+        ):
+            return band["code"]
+    return None
 
 
 def number_value(number) -> str:
@@ -42,18 +110,28 @@ def answer_value(option_id, number, date) -> str | None:
     return None
 
 
-def _cells(response: Response, answers: list[dict]) -> dict[tuple, list[int]]:
-    """``{(question_pk, value): [n, texts, ids]}`` of one response and its answer rows."""
+def _cells(response: Response, answers: list[dict], bands) -> dict[tuple, list[int]]:
+    """``{(question_pk, value, groups): [n, texts, ids]}`` of one response and its answers."""
+    groups = tuple(getattr(response, field) or "" for field in GROUP_FIELDS)
+    overall = ("",) * len(GROUP_FIELDS)
     cells = defaultdict(lambda: [0, 0, 0])
-    cells[(0, "")] = [1, 0, response.pk]
+    cells[(0, "", groups)] = [1, 0, response.pk]
     for question_id in {a["question_id"] for a in answers}:
-        cells[(question_id, "")][0] += 1
+        cells[(question_id, "", groups)][0] += 1
     for a in answers:
         value = answer_value(a["option_id"], a["number"], a["date"])
-        if value is not None:
-            cell = cells[(a["question_id"], value)]
-            cell[0] += 1
-            cell[1] += 1 if a["option_id"] is not None and a["text"] else 0
+        if value is None:
+            continue
+        question_bands = bands.get(a["question_id"])
+        if question_bands and a["number"] is not None:
+            band = _band_of(question_bands, Decimal(a["number"]))
+            if band:
+                cells[(a["question_id"], band, groups)][0] += 1
+            cells[(a["question_id"], value, overall)][0] += 1
+            continue
+        cell = cells[(a["question_id"], value, groups)]
+        cell[0] += 1
+        cell[1] += 1 if a["option_id"] is not None and a["text"] else 0
     return cells
 
 
@@ -76,10 +154,10 @@ def answer_rows(answers) -> list[dict]:
 def tally_add(*, response: Response, answers: list[dict], sign: int) -> None:
     """Add (``sign`` 1) or take out (−1) one submitted response's answers, under the groups
     stored on the response."""
-    groups = [getattr(response, field) or "" for field in GROUP_FIELDS]
+    cells = _cells(response, answers, _fixed_bands_of(response.survey_id))
     rows = sorted(
         (response.survey_id, question_pk, value, *groups, sign * n, sign * texts, sign * ids)
-        for (question_pk, value), (n, texts, ids) in _cells(response, answers).items()
+        for (question_pk, value, groups), (n, texts, ids) in cells.items()
     )
     table = TallyCell._meta.db_table
     columns = ", ".join([*KEY, "n", "texts", "ids"])
@@ -110,10 +188,11 @@ def tally_rebuild(survey: Survey) -> None:
         response__survey=survey, response__status=Response.Status.SUBMITTED
     ).order_by()
     on_response = [f"response__{field}" for field in GROUP_FIELDS]
+    bands = _fixed_bands_of(survey.pk)
     cells = {}
 
     def add(question_pk, value, row, fields, n, texts=0, ids=0):
-        key = (question_pk, value, *[row[f] or "" for f in fields])
+        key = (question_pk, value, *[(row[f] or "") if row else "" for f in fields])
         cell = cells.setdefault(key, [0, 0, 0])
         cell[0] += n
         cell[1] += texts
@@ -131,6 +210,13 @@ def tally_rebuild(survey: Survey) -> None:
         .annotate(n=Count("pk"), texts=Count("pk", filter=~Q(text="")))
     ):
         value = answer_value(row["option_id"], row["number"], row["date"])
+        question_bands = bands.get(row["question_id"])
+        if question_bands and row["number"] is not None:
+            band = _band_of(question_bands, Decimal(row["number"]))
+            if band:
+                add(row["question_id"], band, row, on_response, row["n"])
+            add(row["question_id"], value, None, on_response, row["n"])
+            continue
         texts = row["texts"] if row["option_id"] is not None else 0
         add(row["question_id"], value, row, on_response, row["n"], texts)
     TallyCell.objects.filter(survey=survey).delete()
