@@ -280,6 +280,7 @@ def phase_100k() -> dict:
             tally_rebuild(big)
             figures["tally_rebuild_seconds"] = round(time.perf_counter() - start, 2)
             tally_rebuild(small)
+            cursor.execute("ANALYZE surveys_tallycell")
 
             with CaptureQueriesContext(connection) as small_queries:
                 compute_summary(small)
@@ -345,6 +346,7 @@ def phase_big() -> dict:
     from django.db import connection, transaction
     from django.test.utils import CaptureQueriesContext
 
+    from surveys.models import TallyCell
     from surveys.summary import compute_summary
     from surveys.tally import tally_rebuild
 
@@ -358,6 +360,8 @@ def phase_big() -> dict:
             start = time.perf_counter()
             tally_rebuild(survey)
             figures["big_tally_rebuild_seconds"] = round(time.perf_counter() - start, 1)
+            cursor.execute("ANALYZE surveys_tallycell")
+            figures["big_tally_cells"] = TallyCell.objects.filter(survey=survey).count()
             with CaptureQueriesContext(connection) as queries:
                 summary = compute_summary(survey)
             t_summary, _ = timed(compute_summary, survey)
@@ -384,6 +388,9 @@ def phase_big() -> dict:
                     "big_answers": answers,
                     "big_summary_seconds": round(t_summary, 3),
                     "big_summary_queries": len(queries),
+                    "big_summary_query_seconds": [
+                        float(q["time"]) for q in queries.captured_queries
+                    ],
                     "big_breakdown_rows": breakdowns,
                     "big_limit_seconds": BIG_LIMIT_SECONDS,
                     "big_ratio_to_limit": round(t_summary / BIG_LIMIT_SECONDS, 3),
