@@ -79,9 +79,12 @@ def response_save(
         raise PortalError(
             _("Your response is already submitted: submit your changes instead of a draft.")
         )
-    if response.is_submitted:  # its counted answers leave the tally before they are replaced
-        old = Answer.objects.filter(response=response)
-        tally.tally_add(response=response, answers=tally.answer_rows(old), sign=-1)
+    # What the response counted for in the tally, before its answers and groups are replaced.
+    counted = (
+        tally.response_cells(response, Answer.objects.filter(response=response))
+        if response.is_submitted
+        else {}
+    )
     Answer.objects.filter(response=response).delete()
     rows = []
     for answer in answers:
@@ -121,7 +124,9 @@ def response_save(
         response.submitted_at = timezone.now()
         response.submitted_by = user
         response.save()
-        tally.tally_add(response=response, answers=tally.answer_rows(rows), sign=1)
+        tally.tally_apply(
+            survey_id=survey.pk, remove=counted, add=tally.response_cells(response, rows)
+        )
         audit_log(
             actor=user,
             action="surveys.response.submitted"

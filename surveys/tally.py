@@ -2,10 +2,11 @@
 value (``TallyCell``), so the summary reads a few thousand cells instead of scanning millions
 of answers.
 
-- ``tally_add`` runs inside ``response_save``'s transaction: the old answers of a submitted
-  response are taken out (sign −1) before they are replaced, the new ones put in (+1) on
-  submission. One multi-row ``INSERT … ON CONFLICT DO UPDATE`` adds to the cells, in key
-  order, so two submissions never wait on each other's cells in opposite orders.
+- ``tally_apply`` runs inside ``response_save``'s transaction: the cells of a submitted
+  response's old answers (``response_cells``, read before they are replaced) are taken out and
+  those of its new ones put in, as net changes in one multi-row ``INSERT … ON CONFLICT DO
+  UPDATE`` in key order, so two submissions never wait on each other's cells in opposite
+  orders.
 - ``tally_check`` compares the cells with the responses (count and sum of ids of the submitted
   ones); ``compute_summary`` calls ``tally_rebuild`` when they differ (responses deleted with
   their company, rows written without ``response_save``: demo data, imports, benchmarks).
@@ -136,7 +137,7 @@ def _cells(response: Response, answers: list[dict], bands) -> dict[tuple, list[i
 
 
 def answer_rows(answers) -> list[dict]:
-    """Answer objects (or dicts) as the plain rows ``tally_add`` counts."""
+    """Answer objects (or dicts) as the plain rows ``response_cells`` counts."""
     return [
         a
         if isinstance(a, dict)
@@ -151,14 +152,27 @@ def answer_rows(answers) -> list[dict]:
     ]
 
 
-def tally_add(*, response: Response, answers: list[dict], sign: int) -> None:
-    """Add (``sign`` 1) or take out (−1) one submitted response's answers, under the groups
-    stored on the response."""
-    cells = _cells(response, answers, _fixed_bands_of(response.survey_id))
+def response_cells(response: Response, answers) -> dict[tuple, list[int]]:
+    """What one submitted response counts for in the tally, under the groups stored on it."""
+    return _cells(response, answer_rows(answers), _fixed_bands_of(response.survey_id))
+
+
+def tally_apply(*, survey_id: int, remove: dict, add: dict) -> None:
+    """Take out the cells of a response's previous answers and put in those of its new ones,
+    as one statement of net changes in key order (so two submissions never lock the same cells
+    in opposite orders)."""
+    net = defaultdict(lambda: [0, 0, 0])
+    for cells, sign in ((remove, -1), (add, 1)):
+        for key, values in cells.items():
+            for i, v in enumerate(values):
+                net[key][i] += sign * v
     rows = sorted(
-        (response.survey_id, question_pk, value, *groups, sign * n, sign * texts, sign * ids)
-        for (question_pk, value, groups), (n, texts, ids) in cells.items()
+        (survey_id, question_pk, value, *groups, n, texts, ids)
+        for (question_pk, value, groups), (n, texts, ids) in net.items()
+        if n or texts or ids
     )
+    if not rows:
+        return
     table = TallyCell._meta.db_table
     columns = ", ".join([*KEY, "n", "texts", "ids"])
     placeholders = ", ".join(["(" + ", ".join(["%s"] * (len(KEY) + 3)) + ")"] * len(rows))

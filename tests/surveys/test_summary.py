@@ -403,3 +403,56 @@ def test_percentages_round_half_up_in_the_summary_and_on_the_page(client):
     services.summary_snapshot_make(survey_id=survey.pk)
     html = client.get(f"/surveys/{survey.slug}/results/").content.decode()
     assert "81.3%" in html and "31.3" in html and "81.2" not in html
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_submissions_keep_the_tally_exact(postgres):
+    """Eight companies of the same groups submit at once, then resubmit changed answers at
+    once: the cells kept by filing equal a recount, and nothing deadlocks."""
+    import threading
+
+    from surveys.models import TallyCell
+    from surveys.tally import tally_rebuild
+
+    from .factories import COMPLETE
+
+    survey = covid_survey()
+    companies = [CompanyFactory(province="42", industry_section="C") for _ in range(8)]
+    errors = []
+
+    def file_all(answers):
+        barrier = threading.Barrier(len(companies))
+
+        def one(company):
+            try:
+                barrier.wait()
+                file_response(survey, company, answers)
+            except Exception as exc:  # noqa: BLE001 - collected and asserted below
+                errors.append(exc)
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=one, args=(c,)) for c in companies]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    file_all(COMPLETE)
+    file_all({**COMPLETE, "impact_degree": "slight", "needs": ["publicity"], "staff_back_pct": "5"})
+    assert errors == []
+
+    def cells():
+        return {
+            (c.question_pk, c.value, c.province, c.size_band): (c.n, c.texts)
+            for c in TallyCell.objects.filter(survey=survey)
+            if c.n or c.texts
+        }
+
+    kept = cells()
+    tally_rebuild(survey)
+    assert cells() == kept
+    degree = {
+        o["code"]: o["count"] for o in question(compute_summary(survey), "impact_degree")["options"]
+    }
+    assert degree == {"none": 0, "slight": 8, "moderate": 0, "severe": 0}
