@@ -11,11 +11,12 @@ from django.utils.translation import ngettext
 from import_export.admin import ExportActionMixin, ExportMixin, ImportMixin
 from import_export.formats.base_formats import CSV, XLSX
 
-from cqa_portal.core import exports
+from cqa_portal.core import exports, jobs
 from cqa_portal.core.admin import (
     AuditHistoryInline,
     SpreadsheetExportMixin,
     SpreadsheetImportMixin,
+    message_job_started,
 )
 from cqa_portal.core.errors import PortalError
 from cqa_portal.core.forms import PortalForm
@@ -235,19 +236,17 @@ class SessionAdmin(SpreadsheetImportMixin, ImportMixin, admin.ModelAdmin):
                 messages.WARNING,
             )
 
-    def add_success_message(self, result, request):
+    def import_done_message(self, result):
         summary = getattr(result, "attendance_summary", None)
         if summary is None:
-            return super().add_success_message(result, request)
-        self.message_user(
-            request,
+            return super().import_done_message(result)
+        return (
             _(
                 "Attendance recorded for %(sessions)d sessions: %(participants)d "
                 "participant-times (%(emails)d attendee emails, %(matched)d matched to "
                 "registrations)."
             )
-            % summary.__dict__,
-            messages.SUCCESS,
+            % summary.__dict__
         )
 
     @admin.action(description=_("Export the registrants (XLSX)"), permissions=["view"])
@@ -276,25 +275,16 @@ class SessionAdmin(SpreadsheetImportMixin, ImportMixin, admin.ModelAdmin):
         if "apply" in request.POST:
             form = CancelForm(request.POST)
             if form.is_valid():
-                cancelled = notified = 0
-                for session in queryset:
-                    try:
-                        count = services.session_cancel(
-                            session_id=session.pk,
-                            actor=request.user,
-                            reason=form.cleaned_data["reason"],
-                        )
-                    except PortalError as exc:
-                        self.message_user(request, f"{session}: {exc.message}", messages.ERROR)
-                        continue
-                    cancelled += 1
-                    notified += count
-                self.message_user(
-                    request,
-                    _("%(sessions)d sessions cancelled; %(notified)d notices are being sent.")
-                    % {"sessions": cancelled, "notified": notified},
-                    messages.SUCCESS,
+                job = jobs.job_start(
+                    kind="courses.cancel_with_notice",
+                    owner=request.user,
+                    title=_("Cancel %(count)d sessions with notice") % {"count": queryset.count()},
+                    params={
+                        "sessions": list(queryset.values_list("pk", flat=True)),
+                        "reason": form.cleaned_data["reason"],
+                    },
                 )
+                message_job_started(self, request, job)
                 return None
         else:
             form = CancelForm()

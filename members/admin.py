@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
@@ -10,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from import_export.admin import ExportActionMixin, ImportExportModelAdmin
 
+from cqa_portal.core import jobs
 from cqa_portal.core.admin import (
     AuditHistoryInline,
     SpreadsheetExportMixin,
@@ -275,6 +277,11 @@ class MembershipFeeAdmin(
                 self.admin_site.admin_view(self.payment_view),
                 name="members_membershipfee_payment",
             ),
+            path(
+                "send-reminders/",
+                self.admin_site.admin_view(self.reminders_view),
+                name="members_membershipfee_reminders",
+            ),
             *super().get_urls(),
         ]
 
@@ -306,6 +313,29 @@ class MembershipFeeAdmin(
             intro=_(
                 "Each active member company without a fee for the year gets one, at its level's "
                 "annual fee. Running it again creates nothing new."
+            ),
+        )
+
+    def reminders_view(self, request):
+        """Send the dues reminders due today now, as a background job (the daily run sends
+        the same ones; none is sent twice)."""
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        if request.method == "POST":
+            job = jobs.job_start(
+                kind="members.fee_reminders",
+                owner=request.user,
+                title=_("Dues reminders sent by hand"),
+            )
+            return redirect(jobs.job_url(job))
+        return self.render_form(
+            request,
+            title=_("Send the dues reminders due today"),
+            form=forms.Form(),
+            intro=_(
+                "The reminders due today are written now instead of at the daily run. A fee "
+                "gets each reminder once, and none while its company has a pending or granted "
+                "relief request."
             ),
         )
 

@@ -24,6 +24,7 @@ _loaded = False
 ACTIONS = {
     "core.account.privacy_consented": _("Privacy notice accepted"),
     "core.outbox.retried": _("Mail queued again"),
+    "core.outbox.expired": _("Mail expired (its deadline had passed)"),
 }
 
 # States that are not a model's status choices (publishing).

@@ -128,8 +128,8 @@ def _fill(page: bytes, request) -> bytes:
 
 def serve(request, render, *, namespace: str, lifetime: int = LIFETIME):
     """``render(csrf_token)`` returns the page's response; cached when it is a plain 200."""
-    if not cacheable(request):
-        return render(None)
+    if not cacheable(request) or getattr(cache, "is_down", False):
+        return render(None)  # (the fail-soft cache is down: every visit rendered afresh)
     language, path = get_language() or settings.LANGUAGE_CODE, request.path
     where = (namespace, language, path)
     try:

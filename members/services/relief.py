@@ -83,12 +83,22 @@ def relief_request_save(
             {"year": [_("Your company already has an open relief request for this year.")]}
         ) from None
     relief.reasons.set(list(reasons))
-    for upload in files:
-        relief_document_add(relief=relief, upload=upload, actor=actor)
-    if creating:
-        audit_log(actor=actor, action="members.relief.draft", obj=relief, to_state=relief.status)
-    if submit:
-        relief_request_submit(relief=relief, actor=actor)
+    written: list[ReliefDocument] = []
+    try:
+        for upload in files:
+            written.append(relief_document_add(relief=relief, upload=upload, actor=actor))
+        if creating:
+            audit_log(
+                actor=actor, action="members.relief.draft", obj=relief, to_state=relief.status
+            )
+        if submit:
+            relief_request_submit(relief=relief, actor=actor)
+    except BaseException:
+        # Rolled back: the files written for it go too (a killed process leaves them to
+        # ``manage.py remove_orphan_files``).
+        for document in written:
+            document.file.storage.delete(document.file.name)
+        raise
     return relief
 
 
@@ -103,7 +113,11 @@ def relief_document_add(*, relief: ReliefRequest, upload, actor) -> ReliefDocume
         uploaded_by=actor,
     )
     document.file.save(upload.name, upload, save=False)
-    document.save()
+    try:
+        document.save()
+    except BaseException:
+        document.file.storage.delete(document.file.name)
+        raise
     return document
 
 

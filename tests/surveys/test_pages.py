@@ -11,6 +11,7 @@ from openpyxl import load_workbook
 from surveys import services
 from surveys.models import Survey
 from tests.factories import StaffFactory
+from tests.jobs import job_file
 from tests.spreadsheets import body
 
 from .factories import COMPLETE, CompanyFactory, covid_survey, file_response, member_user
@@ -155,7 +156,7 @@ def filed(survey):
 
 def test_responses_csv(client, survey, filed):
     client.force_login(StaffFactory())
-    response = client.get(f"/surveys/{survey.slug}/staff/export/responses.csv")
+    response = job_file(client, f"/surveys/{survey.slug}/staff/export/responses.csv")
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
     text = body(response).decode("utf-8-sig")
@@ -178,7 +179,7 @@ def test_responses_csv(client, survey, filed):
 
 def test_responses_xlsx(client, survey, filed):
     client.force_login(StaffFactory())
-    response = client.get(f"/surveys/{survey.slug}/staff/export/responses.xlsx")
+    response = job_file(client, f"/surveys/{survey.slug}/staff/export/responses.xlsx")
     assert response.status_code == 200
     sheet = load_workbook(io.BytesIO(body(response))).active
     values = [[c.value for c in row] for row in sheet.iter_rows()]
@@ -197,11 +198,12 @@ def test_responses_xlsx(client, survey, filed):
 def test_unknown_format_is_404(client, survey):
     client.force_login(StaffFactory())
     assert client.get(f"/surveys/{survey.slug}/staff/export/responses.pdf").status_code == 404
+    assert client.post(f"/surveys/{survey.slug}/staff/export/responses.pdf").status_code == 404
 
 
 def test_summary_xlsx(client, survey, filed):
     client.force_login(StaffFactory())
-    response = client.get(f"/surveys/{survey.slug}/staff/export/summary.xlsx")
+    response = job_file(client, f"/surveys/{survey.slug}/staff/export/summary.xlsx")
     assert response.status_code == 200
     workbook = load_workbook(io.BytesIO(body(response)))
     assert len(workbook.sheetnames) >= 6

@@ -18,7 +18,7 @@ def copy_size(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('surveys', '0004_delete_surveyreminder'),
+        ('surveys', '0005_summary_lease_request_id'),
     ]
 
     operations = [

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('surveys', '0005_response_size_band'),
+        ('surveys', '0006_response_size_band'),
     ]
 
     operations = [
