@@ -162,7 +162,7 @@ def test_responses_csv(client, survey, filed):
     text = body(response).decode("utf-8-sig")
     rows = list(csv.reader(io.StringIO(text)))
     header, data = rows[0], rows[1:]
-    assert header[:2] == ["企业名称", "统一社会信用代码"]
+    assert header[:2] == ["单位", "统一社会信用代码"]
     assert len(data) == 2  # drafts are not exported
     by_company = {row[0]: dict(zip(header, row, strict=True)) for row in data}
     evil = by_company['\'=HYPERLINK("http://evil")']
