@@ -395,12 +395,16 @@ class TallyCell(models.Model):
         Survey, verbose_name=_("survey"), on_delete=models.CASCADE, related_name="+"
     )
     question_pk = models.PositiveIntegerField(_("question"), default=0)
-    value = models.CharField(_("value"), max_length=60, blank=True)
-    province = models.CharField(_("province"), max_length=2, blank=True)
-    region_group = models.CharField(_("region group"), max_length=20, blank=True)
-    industry_section = models.CharField(_("industry section"), max_length=1, blank=True)
-    industry_division = models.CharField(_("industry division"), max_length=100, blank=True)
-    size_band = models.CharField(_("size"), max_length=10, blank=True)
+    value = models.CharField(_("value"), max_length=60, blank=True, editable=False)
+    province = models.CharField(_("province"), max_length=2, blank=True, editable=False)
+    region_group = models.CharField(_("region group"), max_length=20, blank=True, editable=False)
+    industry_section = models.CharField(
+        _("industry section"), max_length=1, blank=True, editable=False
+    )
+    industry_division = models.CharField(
+        _("industry division"), max_length=100, blank=True, editable=False
+    )
+    size_band = models.CharField(_("size"), max_length=10, blank=True, editable=False)
     n = models.IntegerField(_("responses"), default=0)
     texts = models.IntegerField(_("with a text"), default=0)
     ids = models.BigIntegerField(_("sum of response ids"), default=0)

@@ -44,6 +44,7 @@ RULES: dict[str, tuple[str | None, object, object, object, object]] = {
     "pledges:cosign_done": (None, 200, 200, 200, 200),
     "surveys:findings": (None, 200, 200, 200, 200),
     "surveys:results": ("survey", 404, 404, 404, 404),  # findings not published
+    "surveys:results_export": ("survey", 404, 404, 404, 404),  # findings not published
     "courses:schedule": (None, 200, 200, 200, 200),
     "courses:calendar": (None, 200, 200, 200, 200),
     "courses:session": ("session", 200, 200, 200, 200),
