@@ -12,6 +12,7 @@ from import_export.formats.base_formats import CSV, XLSX
 
 from cqa_portal.core import exports
 from cqa_portal.core.admin import (
+    PageCacheAdminMixin,
     AuditHistoryInline,
     SpreadsheetExportMixin,
     SpreadsheetImportMixin,
@@ -25,7 +26,8 @@ from .resources import AttendanceRecordResource, AttendanceResource, RegistrantR
 
 
 @admin.register(Topic)
-class TopicAdmin(admin.ModelAdmin):
+class TopicAdmin(PageCacheAdminMixin, admin.ModelAdmin):
+    pagecache_namespace = "courses"
     list_display = ["name", "name_en", "slug", "order", "session_count"]
     list_editable = ["order"]
     search_fields = ["name", "name_en"]
@@ -40,7 +42,8 @@ class TopicAdmin(admin.ModelAdmin):
 
 
 @admin.register(Series)
-class SeriesAdmin(admin.ModelAdmin):
+class SeriesAdmin(PageCacheAdminMixin, admin.ModelAdmin):
+    pagecache_namespace = "courses"
     list_display = ["name", "name_en", "topic", "session_count"]
     list_filter = ["topic"]
     list_select_related = ["topic"]
@@ -56,7 +59,8 @@ class SeriesAdmin(admin.ModelAdmin):
 
 
 @admin.register(Lecturer)
-class LecturerAdmin(admin.ModelAdmin):
+class LecturerAdmin(PageCacheAdminMixin, admin.ModelAdmin):
+    pagecache_namespace = "courses"
     list_display = ["name", "title", "organisation"]
     search_fields = ["name", "organisation"]
 
@@ -71,12 +75,13 @@ class CancelForm(PortalForm):
 
 
 @admin.register(Session)
-class SessionAdmin(SpreadsheetImportMixin, ImportMixin, admin.ModelAdmin):
+class SessionAdmin(PageCacheAdminMixin, SpreadsheetImportMixin, ImportMixin, admin.ModelAdmin):
     """Sessions with their registration and waiting counts. "Import" on the list takes the
     live platform's attendance export (CSV in UTF-8 or GBK, or XLSX)."""
 
     resource_classes = [AttendanceResource]
     skip_admin_log = True  # the audit log records the attendance import
+    pagecache_namespace = "courses"
 
     list_display = [
         "title",

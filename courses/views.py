@@ -12,7 +12,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
-from cqa_portal.core import errors, links, throttle
+from cqa_portal.core import errors, links, pagecache, throttle
 from cqa_portal.core.decorators import login_required, post_only
 from cqa_portal.core.errors import PortalError
 
@@ -29,6 +29,7 @@ UPCOMING_SHOWN = 30
 
 
 @require_GET
+@pagecache.page("courses")
 def schedule(request):
     now = timezone.now()
     choices = selectors.filter_choices()
@@ -69,6 +70,7 @@ def _session_or_404(pk: int) -> Session:
 
 
 @require_GET
+@pagecache.page("courses")
 def session_detail(request, pk: int):
     return _render_session(request, _session_or_404(pk))
 

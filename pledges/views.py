@@ -113,6 +113,7 @@ def letter_detail(request, slug: str):
 
 
 @require_http_methods(["GET", "POST"])
+@pagecache.page("pledges")
 def sign(request, slug: str):
     initiative = get_object_or_404(_initiatives(), slug=slug, accepts_signatures=True)
     kind = ""
@@ -313,6 +314,7 @@ def withdraw(request, token: str):
     return render(request, "pledges/withdraw.html", {"signature": signature})
 
 
+@pagecache.page("pledges")
 def wall(request, slug: str):
     initiative = get_object_or_404(Initiative.objects.published(), slug=slug)
     form = WallFilterForm(request.GET or None)
@@ -342,6 +344,7 @@ def wall(request, slug: str):
     )
 
 
+@pagecache.page("pledges")
 def alliance(request):
     current = selectors.current_alliance()
     has_samples = current is not None and any(m.is_sample for m in current.members.all())
@@ -351,6 +354,7 @@ def alliance(request):
 
 
 @require_http_methods(["GET", "POST"])
+@pagecache.page("pledges")
 def cosign(request):
     alliance = selectors.current_alliance()
     if alliance is None or alliance.initiative is None:

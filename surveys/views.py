@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from cqa_portal.core import errors
+from cqa_portal.core import errors, pagecache
 from cqa_portal.core.decorators import post_only, staff_required
 from members.access import company_member_required
 
@@ -123,6 +123,7 @@ def response_detail(request, pk):
     )
 
 
+@pagecache.page("surveys")
 def findings(request):
     """Public: the findings of the latest published survey, and the list of published ones."""
     surveys = selectors.published_surveys()
@@ -134,6 +135,7 @@ def findings(request):
     return render(request, "surveys/findings.html", context)
 
 
+@pagecache.page("surveys")
 def results(request, slug):
     """Public results of a published survey: aggregates only, small groups suppressed."""
     survey = Survey.objects.filter(slug=slug, results_published=True).first()

@@ -7,9 +7,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
+from . import pagecache
 from .health import health_report
 
 
+@pagecache.page("site")
 def home(request):
     return render(request, "core/home.html")
 
@@ -32,6 +34,7 @@ def set_language(request):
     return response
 
 
+@pagecache.page("site")
 def privacy(request):
     return render(request, "core/privacy.html")
 

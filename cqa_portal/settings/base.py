@@ -91,6 +91,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "cqa_portal.core.context_processors.portal",
+                "cqa_portal.core.pagecache.context",
             ],
         },
     },
