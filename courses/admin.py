@@ -12,8 +12,8 @@ from import_export.formats.base_formats import CSV, XLSX
 
 from cqa_portal.core import exports
 from cqa_portal.core.admin import (
-    PageCacheAdminMixin,
     AuditHistoryInline,
+    PageCacheAdminMixin,
     SpreadsheetExportMixin,
     SpreadsheetImportMixin,
 )

@@ -9,8 +9,8 @@ from django.utils.translation import ngettext
 from import_export.admin import ExportActionMixin, ImportExportModelAdmin
 
 from cqa_portal.core.admin import (
-    PageCacheAdminMixin,
     AuditHistoryInline,
+    PageCacheAdminMixin,
     SpreadsheetExportMixin,
     SpreadsheetImportMixin,
 )

@@ -1,11 +1,10 @@
 from datetime import timedelta
 
 import pytest
-
-from cqa_portal.core import pagecache
 from django.utils import timezone
 
 from courses.models import Registration, Session
+from cqa_portal.core import pagecache
 from tests.factories import UserFactory
 
 from .factories import (
