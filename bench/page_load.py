@@ -308,10 +308,10 @@ def _fill(form: dict, visitor: int) -> list[tuple[str, str]]:
                 radios_done.add(name)
                 data.append((name, field["value"]))
         elif kind == "select":
-            value = field["value"]
-            if value is None:
-                choices = [o for o in field["options"] if o]
-                value = choices[0] if field["required"] and choices else ""
+            value = field["value"] or ""
+            choices = [o for o in field["options"] if o]
+            if not value and field["required"] and choices:
+                value = choices[0]
             data.append((name, value))
         elif field["required"]:
             if kind == "email" or name.endswith("email"):

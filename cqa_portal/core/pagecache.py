@@ -122,9 +122,10 @@ def _versions(namespaces: tuple[str, ...]) -> tuple:
 def _incr(namespace: str) -> None:
     key = _version_key(namespace)
     try:
-        cache.incr(key)
-    except ValueError:
-        cache.add(key, time.time_ns(), timeout=None)
+        try:
+            cache.incr(key)
+        except ValueError:  # evicted: a fresh number from the clock
+            cache.add(key, time.time_ns(), timeout=None)
     except Exception:  # noqa: BLE001 - cache down: nothing is served from it either
         logger.warning("page cache %s: version not bumped", namespace, exc_info=True)
 

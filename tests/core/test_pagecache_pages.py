@@ -283,6 +283,12 @@ def test_cache_errors_fall_back_to_rendering(session):
         with mock.patch.object(cache, method, side_effect=ConnectionError("redis down")):
             assert client.get("/courses/").status_code == 200
             pagecache.bump("courses")  # never raises
+    cache.delete(pagecache._version_key("courses"))
+    with (
+        mock.patch.object(cache, "incr", side_effect=ValueError("no key")),
+        mock.patch.object(cache, "add", side_effect=ConnectionError("redis down")),
+    ):
+        pagecache.bump("courses")
 
 
 def test_a_stale_copy_in_this_process_is_not_served_after_a_bump():
