@@ -1,4 +1,3 @@
-from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -16,6 +15,7 @@ from cqa_portal.core.admin import (
     SpreadsheetExportMixin,
     SpreadsheetImportMixin,
 )
+from cqa_portal.core.forms import PortalModelForm
 
 from . import selectors, services
 from .forms import (
@@ -80,7 +80,7 @@ class _RowUserAutocomplete(AutocompleteSelect):
         return [(None, options, 0)]
 
 
-class CompanyMembershipInlineForm(forms.ModelForm):
+class CompanyMembershipInlineForm(PortalModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         widget = self.fields["user"].widget

@@ -217,6 +217,37 @@ def serve(request, render, *, namespace: str | tuple[str, ...], lifetime: int = 
     return HttpResponse(_fill(page, request))
 
 
+def rows(items: list, render, *, namespace: str, name: str, vary, lifetime: int = LIFETIME):
+    """The HTML of each list row, rendered once for everyone: ``render(item)`` returns a row's
+    HTML (the same for every visitor: no token, nothing personal), ``vary(item)`` what the row
+    depends on besides the namespace's data and the language (e.g. its pk). Checked against the
+    namespace's version like pages (one round trip for the version, one for every row), so
+    member pages that list the same rows as a public page do no per-row template work."""
+    language = get_language() or settings.LANGUAGE_CODE
+    keys = [f"pagecache:{namespace}:row:{name}:{language}:{vary(item)}" for item in items]
+    try:
+        versions = _versions((namespace,))
+        found = cache.get_many(keys) if keys else {}
+    except Exception:  # noqa: BLE001 - cache down: render every row
+        logger.warning("page cache %s unavailable", namespace, exc_info=True)
+        return [render(item) for item in items]
+    out, missing = [], {}
+    for item, key in zip(items, keys, strict=True):
+        stored = found.get(key)
+        if stored is not None and stored[0] == versions:
+            out.append(stored[1])
+        else:
+            html = render(item)
+            out.append(html)
+            missing[key] = (versions, str(html))
+    if missing:
+        try:
+            cache.set_many(missing, timeout=lifetime)
+        except Exception:  # noqa: BLE001
+            logger.warning("page cache %s: rows not stored", namespace, exc_info=True)
+    return out
+
+
 def page(*namespaces: str, lifetime: int = LIFETIME):
     """View decorator: anonymous GETs of the view served through ``serve``."""
 

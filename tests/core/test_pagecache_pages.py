@@ -347,3 +347,25 @@ def test_a_bump_in_another_process_is_seen_on_the_next_request_here(redis_url, s
     )
     assert result.returncode == 0, result.stderr
     assert client.get("/courses/").templates  # rendered again, at once
+
+
+def test_member_schedule_rows_come_from_the_cache_with_the_members_own_badge(session):
+    from courses import services
+    from tests.courses.factories import SessionFactory
+
+    other = SessionFactory(title_en="Another session")
+    member = UserFactory()
+    services.registration_register_user(session_id=session.pk, user=member, language="en")
+    _get(_client(), "/courses/")  # an anonymous visit renders (and stores) the rows
+    client = _client()
+    client.force_login(member)
+    response, html = _get(client, "/courses/")
+    names = [t.name for t in response.templates]
+    assert "courses/schedule.html" in names
+    assert "courses/_session_item.html" not in names  # no per-row template work
+    assert html.count("You:") == 1 and "Another session" in html
+    assert "<!--mine-->" not in html
+    mine = html.index("You:")
+    assert html.rfind(session.title_en, 0, mine) > html.rfind(other.title_en, 0, mine)
+    services.session_save(session=other, actor=StaffFactory())  # rows are rendered again
+    assert "courses/_session_item.html" in [t.name for t in client.get("/courses/").templates]
