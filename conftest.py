@@ -56,8 +56,12 @@ def _default_language():
 def _clean_cache():
     from django.core.cache import cache
 
+    from cqa_portal.celery import PortalTask
     from cqa_portal.core import pagecache
 
+    PortalTask.broker_down_until = 0.0  # a drill's broker outage ends with the drill
+    if hasattr(cache, "is_down"):  # the fail-soft cache: a drill's outage ends with it
+        cache._down_until = 0.0
     cache.clear()
     pagecache.reset()  # this process's copies of cached pages go with the shared cache
     yield
@@ -87,9 +91,51 @@ def redis_url():
 
 
 @pytest.fixture
+def real_worker(redis_url, postgres, transactional_db):
+    """A real Celery worker thread consuming the queues from the real Redis broker (tasks are
+    no longer run inline). The database sessions it opened are ended afterwards, so the test
+    database can be dropped; other threads' sessions (the live server's) are left alone."""
+    from celery.contrib.testing.worker import start_worker
+    from celery.signals import task_postrun
+    from django.db import connection, connections
+
+    from cqa_portal.celery import app
+
+    def close_worker_connections(**kwargs):
+        connections.close_all()
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT clock_timestamp()")
+        started = cursor.fetchone()[0]
+    task_postrun.connect(close_worker_connections, weak=False)
+    app.conf.task_always_eager = False
+    try:
+        with start_worker(app, perform_ping_check=False, queues=["mail", "default"]) as worker:
+            yield worker
+    finally:
+        app.conf.task_always_eager = True
+        task_postrun.disconnect(close_worker_connections)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                "AND backend_start >= %s",
+                [started],
+            )
+
+
+@pytest.fixture
 def chromium_path():
     path = shutil.which("chromium") or "/usr/bin/chromium"
     need(os.path.exists(path), "needs Debian's chromium package")
+    return path
+
+
+@pytest.fixture(scope="session")
+def libreoffice_path():
+    """Debian's LibreOffice (``libreoffice-writer-nogui``, installed by ``.ci/run``)."""
+    path = shutil.which("libreoffice")
+    need(path is not None, "needs Debian's libreoffice-writer-nogui package")
     return path
 
 

@@ -4,30 +4,46 @@ from django.db import models
 from django.db.models import Count
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from import_export.admin import ExportActionMixin, ExportMixin, ImportMixin
 from import_export.formats.base_formats import CSV, XLSX
 
-from cqa_portal.core import exports
+from cqa_portal.core import exports, jobs
 from cqa_portal.core.admin import (
     AuditHistoryInline,
     PageCacheAdminMixin,
     SpreadsheetExportMixin,
     SpreadsheetImportMixin,
+    message_job_started,
 )
 from cqa_portal.core.errors import PortalError
 from cqa_portal.core.forms import PortalForm
 
 from . import selectors, services
-from .models import AttendanceRecord, Lecturer, Registration, Series, Session, Topic
+from .models import (
+    AttendanceRecord,
+    Lecturer,
+    Registration,
+    Series,
+    Session,
+    Topic,
+    TopicNeed,
+)
 from .resources import AttendanceRecordResource, AttendanceResource, RegistrantResource
+
+
+class TopicNeedInline(admin.TabularInline):
+    model = TopicNeed
+    extra = 1
 
 
 @admin.register(Topic)
 class TopicAdmin(PageCacheAdminMixin, admin.ModelAdmin):
     pagecache_namespace = "courses"
+    inlines = [TopicNeedInline]
     list_display = ["name", "name_en", "slug", "order", "session_count"]
     list_editable = ["order"]
     search_fields = ["name", "name_en"]
@@ -74,6 +90,24 @@ class CancelForm(PortalForm):
     )
 
 
+class SessionWhenFilter(admin.SimpleListFilter):
+    """Held or upcoming, as the schedule and the staff dashboard count them."""
+
+    title = _("when")
+    parameter_name = "when"
+
+    def lookups(self, request, model_admin):
+        return [("upcoming", _("Upcoming")), ("held", _("Held"))]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        if self.value() == "held":
+            return queryset.filter(selectors.held_q(now))
+        if self.value() == "upcoming":
+            return queryset.filter(selectors.upcoming_q(now))
+        return queryset
+
+
 @admin.register(Session)
 class SessionAdmin(PageCacheAdminMixin, SpreadsheetImportMixin, ImportMixin, admin.ModelAdmin):
     """Sessions with their registration and waiting counts. "Import" on the list takes the
@@ -94,7 +128,7 @@ class SessionAdmin(PageCacheAdminMixin, SpreadsheetImportMixin, ImportMixin, adm
         "waiting_count",
         "participants",
     ]
-    list_filter = ["status", "topic", "series"]
+    list_filter = [SessionWhenFilter, "status", "topic", "series"]
     list_select_related = ["topic", "series"]
     search_fields = ["title", "title_en", "lecturers__name"]
     date_hierarchy = "starts_at"
@@ -207,19 +241,17 @@ class SessionAdmin(PageCacheAdminMixin, SpreadsheetImportMixin, ImportMixin, adm
                 messages.WARNING,
             )
 
-    def add_success_message(self, result, request):
+    def import_done_message(self, result):
         summary = getattr(result, "attendance_summary", None)
         if summary is None:
-            return super().add_success_message(result, request)
-        self.message_user(
-            request,
+            return super().import_done_message(result)
+        return (
             _(
                 "Attendance recorded for %(sessions)d sessions: %(participants)d "
                 "participant-times (%(emails)d attendee emails, %(matched)d matched to "
                 "registrations)."
             )
-            % summary.__dict__,
-            messages.SUCCESS,
+            % summary.__dict__
         )
 
     @admin.action(description=_("Export the registrants (XLSX)"), permissions=["view"])
@@ -248,25 +280,16 @@ class SessionAdmin(PageCacheAdminMixin, SpreadsheetImportMixin, ImportMixin, adm
         if "apply" in request.POST:
             form = CancelForm(request.POST)
             if form.is_valid():
-                cancelled = notified = 0
-                for session in queryset:
-                    try:
-                        count = services.session_cancel(
-                            session_id=session.pk,
-                            actor=request.user,
-                            reason=form.cleaned_data["reason"],
-                        )
-                    except PortalError as exc:
-                        self.message_user(request, f"{session}: {exc.message}", messages.ERROR)
-                        continue
-                    cancelled += 1
-                    notified += count
-                self.message_user(
-                    request,
-                    _("%(sessions)d sessions cancelled; %(notified)d notices are being sent.")
-                    % {"sessions": cancelled, "notified": notified},
-                    messages.SUCCESS,
+                job = jobs.job_start(
+                    kind="courses.cancel_with_notice",
+                    owner=request.user,
+                    title=_("Cancel %(count)d sessions with notice") % {"count": queryset.count()},
+                    params={
+                        "sessions": list(queryset.values_list("pk", flat=True)),
+                        "reason": form.cleaned_data["reason"],
+                    },
                 )
+                message_job_started(self, request, job)
                 return None
         else:
             form = CancelForm()

@@ -10,7 +10,15 @@ from datetime import datetime, time, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from .models import AttendanceRecord, Lecturer, Registration, Series, Session, Topic
+from .models import (
+    AttendanceRecord,
+    Lecturer,
+    Registration,
+    Series,
+    Session,
+    Topic,
+    TopicNeed,
+)
 
 NAMESPACE = uuid.UUID("6f1d3c2a-2020-4c0a-9a51-caa000000000")
 
@@ -21,6 +29,11 @@ TOPICS = [
     ("tools", "质量工具", "Quality tools"),
     ("engineering", "质量工程", "Quality engineering"),
 ]
+
+# The needs members report in the survey (option codes of its needs question) that each topic
+# answers: "training in quality-management tools and methods" is met by the quality-tools and
+# total-quality-management courses.
+TOPIC_NEEDS = {"tools": ["training"], "tqm": ["training"]}
 
 SERIES = [
     ("tqm-basics", "tqm", "全面质量管理基础系列", "Total quality management basics"),
@@ -444,6 +457,9 @@ def seed(stdout, *, accounts) -> None:
         topics[slug], _ = Topic.objects.get_or_create(
             slug=slug, defaults={"name": name, "name_en": name_en, "order": order}
         )
+    for slug, codes in TOPIC_NEEDS.items():
+        for code in codes:
+            TopicNeed.objects.get_or_create(topic=topics[slug], need_code=code)
     series = {}
     for slug, topic, name, name_en in SERIES:
         series[slug], _ = Series.objects.get_or_create(

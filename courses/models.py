@@ -42,6 +42,39 @@ class Topic(models.Model):
         return localized(self, "name")
 
 
+class TopicNeed(models.Model):
+    """A need members report in the survey (an option code of its needs question) that a topic
+    answers: members whose company reported it see the topic's sessions first, and staff see
+    the demand per topic."""
+
+    class Need(models.TextChoices):
+        TRAINING = "training", _("Training in quality-management tools and methods")
+        POLICIES = "policies", _("Supportive government and industry policies")
+        PUBLICITY = "publicity", _("Publicity for the company's anti-epidemic work")
+        OTHER = "other", _("Other needs")
+
+    topic = models.ForeignKey(
+        Topic, verbose_name=_("topic"), on_delete=models.CASCADE, related_name="needs"
+    )
+    need_code = models.CharField(
+        _("survey need"),
+        max_length=50,
+        choices=Need.choices,
+        help_text=_("The option of the survey's needs question that this topic answers."),
+    )
+
+    class Meta:
+        verbose_name = _("need the topic answers")
+        verbose_name_plural = _("needs the topic answers")
+        ordering = ["topic", "need_code"]
+        constraints = [
+            models.UniqueConstraint(fields=["topic", "need_code"], name="courses_topic_need_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.topic} · {self.get_need_code_display()}"
+
+
 class Series(models.Model):
     """A run of sessions taught as one course, e.g. a five-part introduction to quality tools."""
 

@@ -154,7 +154,7 @@ class AttendanceResource(resources.ModelResource):
                 if session_id in count_row:
                     self._row_errors.setdefault(number, {})["participants"] = _(
                         "Session %(session)s already has a participant count in row %(row)d."
-                    ) % {"session": session_id, "row": count_row[session_id]}
+                    ) % {"session": session_id, "row": count_row[session_id] + 1}  # spreadsheet row
                 else:
                     count_row[session_id] = number
         for number, row in enumerate(rows, 1):

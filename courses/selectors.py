@@ -85,14 +85,22 @@ def past_sessions(*, filters: ScheduleFilters, now: datetime) -> QuerySet[Sessio
     ).order_by("-starts_at", "-pk")
 
 
+def held_q(now: datetime) -> Q:
+    """Sessions held by ``now``: over (or marked ended) and not cancelled."""
+    return (Q(ends_at__lte=now) | Q(status=Session.Status.ENDED)) & ~Q(
+        status=Session.Status.CANCELLED
+    )
+
+
+def upcoming_q(now: datetime) -> Q:
+    """Sessions still to come or running at ``now``, not cancelled."""
+    return Q(ends_at__gt=now) & ~Q(status__in=[Session.Status.ENDED, Session.Status.CANCELLED])
+
+
 def schedule_totals(*, now: datetime | None = None) -> dict:
     """Sessions held and participant-times recorded (the banner)."""
     now = now or timezone.now()
-    held = (
-        Session.objects.filter(Q(ends_at__lte=now) | Q(status=Session.Status.ENDED))
-        .exclude(status=Session.Status.CANCELLED)
-        .count()
-    )
+    held = Session.objects.filter(held_q(now)).count()
     participants = AttendanceRecord.objects.aggregate(total=Coalesce(Sum("participants"), 0))[
         "total"
     ]

@@ -7,6 +7,7 @@ app_name = "courses"
 urlpatterns = [
     path("", views.schedule, name="schedule"),
     path("calendar.ics", views.calendar_feed, name="calendar"),
+    path("staff/demand/", views.staff_demand, name="staff_demand"),
     path("<int:pk>/", views.session_detail, name="session"),
     path("<int:pk>/calendar.ics", views.session_ics, name="session_ics"),
     path("<int:pk>/register/", views.register, name="register"),

@@ -15,10 +15,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from cqa_portal.core import errors, links, pagecache, throttle
-from cqa_portal.core.decorators import login_required, post_only
+from cqa_portal.core.decorators import login_required, post_only, staff_required
 from cqa_portal.core.errors import PortalError
 
-from . import conf, ics, selectors, services
+from . import conf, demand, ics, selectors, services
 from .forms import ScheduleFilterForm, VisitorRegistrationForm
 from .models import CONFIRM_LINK, MANAGE_LINK, Registration, Session
 
@@ -419,3 +419,10 @@ def registration_ics(request, token: str):
         join_url_for=lambda s: s.join_url if confirmed else "",
     )
     return _ics_response(content, filename=f"caq-course-{found.session_id}.ics", attachment=True)
+
+
+@staff_required
+@require_GET
+def staff_demand(request):
+    """Staff: demand for each topic from the survey's needs, beside the sessions per topic."""
+    return render(request, "courses/staff_demand.html", demand.demand_by_topic())

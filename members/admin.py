@@ -1,7 +1,9 @@
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Case, IntegerField, Value, When
+from django.db.models import Q
+from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -10,12 +12,15 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from import_export.admin import ExportActionMixin, ImportExportModelAdmin
 
+from cqa_portal.core import jobs
 from cqa_portal.core.admin import (
     AuditHistoryInline,
     SpreadsheetExportMixin,
     SpreadsheetImportMixin,
+    WaitingFirstMixin,
 )
 from cqa_portal.core.forms import PortalModelForm
+from surveys import covid
 
 from . import selectors, services
 from .forms import (
@@ -45,7 +50,7 @@ def _errors(exc: ValidationError) -> str:
 class FormViewMixin:
     """A staff form on its own admin page (decisions, payments) that calls a service."""
 
-    def render_form(self, request, *, title, form, obj=None, intro=""):
+    def render_form(self, request, *, title, form, obj=None, intro="", template="", case=None):
         context = {
             **self.admin_site.each_context(request),
             "title": title,
@@ -53,8 +58,9 @@ class FormViewMixin:
             "object": obj,
             "intro": intro,
             "opts": self.model._meta,
+            "case": case,
         }
-        return TemplateResponse(request, "admin/members/form_page.html", context)
+        return TemplateResponse(request, template or "admin/members/form_page.html", context)
 
 
 @admin.register(MembershipLevel)
@@ -182,7 +188,8 @@ class MemberCompanyAdmin(SpreadsheetExportMixin, SpreadsheetImportMixin, ImportE
 
 
 @admin.register(MembershipApplication)
-class MembershipApplicationAdmin(FormViewMixin, admin.ModelAdmin):
+class MembershipApplicationAdmin(WaitingFirstMixin, FormViewMixin, admin.ModelAdmin):
+    waiting = Q(status=MembershipApplication.Status.PENDING)
     list_display = ["company", "applicant", "status", "created_at", "decide_link"]
     list_filter = ["status", "company__province", "company__industry_section"]
     search_fields = ["company__name", "company__uscc", "applicant__email"]
@@ -201,20 +208,6 @@ class MembershipApplicationAdmin(FormViewMixin, admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
-
-    def get_queryset(self, request):
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(
-                pending_first=Case(
-                    When(status="pending", then=Value(0)),
-                    default=Value(1),
-                    output_field=IntegerField(),
-                )
-            )
-            .order_by("pending_first", "-created_at")
-        )
 
     @admin.display(description=_("Decision"))
     def decide_link(self, obj):
@@ -237,7 +230,7 @@ class MembershipApplicationAdmin(FormViewMixin, admin.ModelAdmin):
         if not self.has_change_permission(request):
             raise PermissionDenied
         application = get_object_or_404(
-            MembershipApplication.objects.select_related("company", "applicant"), pk=pk
+            MembershipApplication.objects.select_related("company__level", "applicant"), pk=pk
         )
         form = ApplicationDecisionForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
@@ -259,7 +252,8 @@ class MembershipApplicationAdmin(FormViewMixin, admin.ModelAdmin):
             request,
             title=_("Decide the application of %(company)s") % {"company": application.company},
             form=form,
-            obj=application,
+            template="admin/members/application_decide.html",
+            case=selectors.application_case(application=application),
         )
 
 
@@ -322,6 +316,11 @@ class MembershipFeeAdmin(
                 self.admin_site.admin_view(self.payment_view),
                 name="members_membershipfee_payment",
             ),
+            path(
+                "send-reminders/",
+                self.admin_site.admin_view(self.reminders_view),
+                name="members_membershipfee_reminders",
+            ),
             *super().get_urls(),
         ]
 
@@ -353,6 +352,29 @@ class MembershipFeeAdmin(
             intro=_(
                 "Each active member company without a fee for the year gets one, at its level's "
                 "annual fee. Running it again creates nothing new."
+            ),
+        )
+
+    def reminders_view(self, request):
+        """Send the dues reminders due today now, as a background job (the daily run sends
+        the same ones; none is sent twice)."""
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        if request.method == "POST":
+            job = jobs.job_start(
+                kind="members.fee_reminders",
+                owner=request.user,
+                title=_("Dues reminders sent by hand"),
+            )
+            return redirect(jobs.job_url(job))
+        return self.render_form(
+            request,
+            title=_("Send the dues reminders due today"),
+            form=forms.Form(),
+            intro=_(
+                "The reminders due today are written now instead of at the daily run. A fee "
+                "gets each reminder once, and none while its company has a pending or granted "
+                "relief request."
             ),
         )
 
@@ -409,10 +431,40 @@ class PendingFirstFilter(admin.SimpleListFilter):
         return queryset
 
 
+class SurveyAnswerFilter(admin.SimpleListFilter):
+    """Filter the relief queue by the company's answer in the impact survey."""
+
+    question = ""
+
+    def lookups(self, request, model_admin):
+        return [*selectors.survey_option_choices(self.question), ("unanswered", _("No answer"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "unanswered":
+            return queryset.filter(**{f"survey_{self.parameter_name}__isnull": True})
+        if self.value():
+            return queryset.filter(**{f"survey_{self.parameter_name}": self.value()})
+        return queryset
+
+
+class ImpactFilter(SurveyAnswerFilter):
+    title = _("impact (survey)")
+    parameter_name = "impact"
+    question = covid.IMPACT_QUESTION
+
+
+class ResumptionFilter(SurveyAnswerFilter):
+    title = _("resumption (survey)")
+    parameter_name = "resumption"
+    question = covid.RESUMPTION_QUESTION
+
+
 @admin.register(ReliefRequest)
 class ReliefRequestAdmin(
-    FormViewMixin, SpreadsheetExportMixin, ExportActionMixin, admin.ModelAdmin
+    WaitingFirstMixin, FormViewMixin, SpreadsheetExportMixin, ExportActionMixin, admin.ModelAdmin
 ):
+    waiting = Q(status__in=ReliefRequest.PENDING_STATUSES)
+    waiting_since = "submitted_at"
     resource_classes = [ReliefRequestResource]
     list_display = [
         "company",
@@ -420,11 +472,15 @@ class ReliefRequestAdmin(
         "kind",
         "status",
         "province",
+        "impact",
+        "resumption",
         "submitted_at",
         "decide_link",
     ]
     list_filter = [
         PendingFirstFilter,
+        ImpactFilter,
+        ResumptionFilter,
         "year",
         "status",
         "kind",
@@ -474,18 +530,17 @@ class ReliefRequestAdmin(
         return super().change_view(request, object_id, form_url, extra_context)
 
     def get_queryset(self, request):
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(
-                queue_order=Case(
-                    When(status__in=ReliefRequest.PENDING_STATUSES, then=Value(0)),
-                    default=Value(1),
-                    output_field=IntegerField(),
-                )
-            )
-            .order_by("queue_order", "submitted_at", "-created_at")
-        )
+        return selectors.relief_queue(super().get_queryset(request))
+
+    # Sorting: the option's order (none → severe; full → not resumed), unanswered below all.
+    @admin.display(description=_("impact (survey)"), ordering=Coalesce("impact_rank", -1))
+    def impact(self, obj):
+        return selectors.survey_option_label(covid.IMPACT_QUESTION, obj.survey_impact) or "—"
+
+    @admin.display(description=_("resumption (survey)"), ordering=Coalesce("resumption_rank", -1))
+    def resumption(self, obj):
+        label = selectors.survey_option_label(covid.RESUMPTION_QUESTION, obj.survey_resumption)
+        return label or "—"
 
     @admin.display(description=_("province"), ordering="company__province")
     def province(self, obj):
@@ -573,7 +628,12 @@ class ReliefRequestAdmin(
     def decide_view(self, request, pk):
         if not self.has_change_permission(request):
             raise PermissionDenied
-        relief = get_object_or_404(ReliefRequest.objects.select_related("company"), pk=pk)
+        relief = get_object_or_404(
+            ReliefRequest.objects.select_related("company__level").prefetch_related(
+                "reasons", "documents"
+            ),
+            pk=pk,
+        )
         form = ReliefDecisionForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
@@ -601,7 +661,8 @@ class ReliefRequestAdmin(
             request,
             title=_("Decide: %(request)s") % {"request": relief},
             form=form,
-            obj=relief,
+            template="admin/members/relief_decide.html",
+            case=selectors.relief_case(relief=relief),
         )
 
 

@@ -24,6 +24,9 @@ from .models import (
 DEMO_COMPANY_COUNT = 320
 FEE_YEAR = 2020
 FEE_DUE = datetime.date(2020, 3, 31)
+RELIEF_FIRST_FILED = datetime.datetime(
+    2020, 3, 2, 10, 0, tzinfo=datetime.timezone(datetime.timedelta(hours=8))
+)
 MEMBER_COMPANY_USCC = "91420100MA4KDEM01X"  # check character recomputed below
 
 # Province weights: Hubei well represented, every province present.
@@ -186,7 +189,7 @@ def _seed_relief(rng: random.Random, *, own, staff, member) -> None:
         "partly_approved": "经审核，部分同意，减免一半会费。",
         "rejected": "所提交材料不足以证明经营困难，本次不予减免，可补充材料后重新申请。",
     }
-    for fee, (target, kind) in zip(unpaid, plan, strict=False):
+    for n, (fee, (target, kind)) in enumerate(zip(unpaid, plan, strict=False)):
         if ReliefRequest.objects.filter(company=fee.company, year=FEE_YEAR).exists():
             continue
         relief = ReliefRequest(
@@ -220,6 +223,7 @@ def _seed_relief(rng: random.Random, *, own, staff, member) -> None:
             )
         if target == "withdrawn":
             services.relief_request_withdraw(relief=relief, actor=staff)
+        _date_relief(relief, n)
 
     own_fee = MembershipFee.objects.filter(company=own, year=FEE_YEAR).first()
     if own_fee and not ReliefRequest.objects.filter(company=own).exists():
@@ -231,3 +235,14 @@ def _seed_relief(rng: random.Random, *, own, staff, member) -> None:
             explanation="公司位于武汉，2 月至 3 月中旬全面停工，复工后产能仅恢复约一半。",
         )
         services.relief_request_save(relief=relief, reasons=reasons[:3], actor=member, submit=True)
+        _date_relief(relief, 4)
+
+
+def _date_relief(relief: ReliefRequest, n: int) -> None:
+    """Demo requests were filed in March 2020, one every two days from 2 March, and decided
+    three days later (so some were still waiting on 20 March)."""
+    filed = RELIEF_FIRST_FILED + datetime.timedelta(days=2 * n)
+    rows = ReliefRequest.objects.filter(pk=relief.pk)
+    rows.update(created_at=filed - datetime.timedelta(hours=1))
+    rows.filter(submitted_at__isnull=False).update(submitted_at=filed)
+    rows.filter(decided_at__isnull=False).update(decided_at=filed + datetime.timedelta(days=3))

@@ -197,7 +197,7 @@ class CompanyResource(resources.ModelResource):
             raise ValidationError(
                 {
                     "uscc": _("Duplicate credit code: also on row %(row)d.")
-                    % {"row": self._seen[code]}
+                    % {"row": self._seen[code] + 1}  # as the spreadsheet numbers it
                 }
             )
         if code:
@@ -367,19 +367,22 @@ class ReliefRequestResource(resources.ModelResource):
 
 
 def import_report(result) -> list[str]:
-    """Every problem of an import result as 'row N: field: message' lines."""
+    """Every problem of an import result as 'row N: field: message' lines, rows numbered as in
+    the spreadsheet (the header is row 1, the first data row 2)."""
     lines: list[str] = []
     for error in result.base_errors:
         lines.append(str(error.error))
     for row_number, errors in result.row_errors():
         for error in errors:
-            lines.append(_("Row %(row)d: %(error)s") % {"row": row_number, "error": error.error})
+            lines.append(
+                _("Row %(row)d: %(error)s") % {"row": row_number + 1, "error": error.error}
+            )
     for invalid in result.invalid_rows:
         for field, messages in invalid.error_dict.items():
             for message in messages:
                 label = "" if field == "__all__" else f"{field}: "
                 lines.append(
                     _("Row %(row)d: %(error)s")
-                    % {"row": invalid.number, "error": f"{label}{message}"}
+                    % {"row": invalid.number + 1, "error": f"{label}{message}"}
                 )
     return lines

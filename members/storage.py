@@ -1,7 +1,5 @@
-from django.conf import settings
-from django.core.files.storage import FileSystemStorage
+"""Kept for the migrations that name it: the one private storage is core's."""
 
+from cqa_portal.core.storage import private_storage
 
-def private_storage() -> FileSystemStorage:
-    """Files outside MEDIA_ROOT with no public URL: served only through permission-checked views."""
-    return FileSystemStorage(location=settings.PRIVATE_MEDIA_ROOT, base_url=None)
+__all__ = ["private_storage"]

@@ -13,6 +13,7 @@ from cqa_portal.core.admin import (
     PageCacheAdminMixin,
     SpreadsheetExportMixin,
     SpreadsheetImportMixin,
+    WaitingFirstMixin,
 )
 
 from . import services
@@ -159,9 +160,14 @@ class AllianceMemberAdmin(
 
 
 @admin.register(Signature)
-class SignatureAdmin(SpreadsheetExportMixin, ExportActionMixin, admin.ModelAdmin):
+class SignatureAdmin(
+    WaitingFirstMixin, SpreadsheetExportMixin, ExportActionMixin, admin.ModelAdmin
+):
     """Signatures are written by signers only: staff read them, hide or show them (moderation)
-    and erase them on request; every such change is logged."""
+    and erase them on request; every such change is logged. Confirmed, shown signatures whose
+    credit code needs review wait for moderation and are listed first."""
+
+    waiting = Signature.AWAITING_MODERATION
 
     resource_classes = [ConfirmedSignatureResource, SignatureResource]
     change_list_template = "admin/pledges/signature/change_list.html"
@@ -247,9 +253,14 @@ class SignatureAdmin(SpreadsheetExportMixin, ExportActionMixin, admin.ModelAdmin
 
 
 @admin.register(CoSignature)
-class CoSignatureAdmin(SpreadsheetExportMixin, ExportActionMixin, admin.ModelAdmin):
+class CoSignatureAdmin(
+    WaitingFirstMixin, SpreadsheetExportMixin, ExportActionMixin, admin.ModelAdmin
+):
     """Applications to co-sign the alliance initiative. Staff verify the organisation (credit
-    code, website, a call to the contact), note how in the decision note, then approve."""
+    code, website, a call to the contact), note how in the decision note, then approve.
+    Applications awaiting review come first, oldest first."""
+
+    waiting = Q(status=CoSignature.Status.PENDING)
 
     resource_classes = [CoSignatureResource]
     list_display = [

@@ -33,6 +33,7 @@ from .models import (
 
 TZ = datetime.timezone(timedelta(hours=8))
 PUBLISHED = datetime.datetime(2020, 3, 20, 9, 0, tzinfo=TZ)
+COSIGN_FIRST_APPLIED = datetime.datetime(2020, 3, 14, 10, 0, tzinfo=TZ)
 
 LETTER = {
     "slug": "2020-resuming-work",
@@ -247,7 +248,7 @@ def _cosignatures(alliance: Alliance, staff) -> None:
         ("示例检验认证有限公司（样例）", "Sample Testing and Certification Co. (sample)",
          CoSignature.OrganisationType.ENTERPRISE, "44", False),
     ]  # fmt: skip
-    for name, name_en, kind, province, approve in samples:
+    for n, (name, name_en, kind, province, approve) in enumerate(samples):
         cosignature, created = CoSignature.objects.get_or_create(
             alliance=alliance,
             organisation=name,
@@ -267,6 +268,14 @@ def _cosignatures(alliance: Alliance, staff) -> None:
                 approve=True,
                 actor=staff,
                 note="示例数据：已核实单位信息与联系人。",
+            )
+        if created:
+            # Demo co-signatures were filed after the alliance was founded, in March 2020: the
+            # first approved before the release of 20 March, the second after it.
+            applied = COSIGN_FIRST_APPLIED + timedelta(days=7 * n)
+            CoSignature.objects.filter(pk=cosignature.pk).update(
+                created_at=applied,
+                decided_at=applied + timedelta(days=2) if approve else None,
             )
 
 

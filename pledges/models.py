@@ -363,6 +363,10 @@ class Signature(models.Model):
         help_text=_("A hidden signature is neither shown nor counted."),
     )
 
+    # Confirmed and shown, but the credit code's check character does not match: staff check
+    # the organisation and hide the signature if it is not genuine.
+    AWAITING_MODERATION = Q(status="confirmed", is_hidden=False, uscc_needs_review=True)
+
     class Meta:
         verbose_name = _("signature")
         verbose_name_plural = _("signatures")

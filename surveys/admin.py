@@ -13,9 +13,9 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
-from cqa_portal.core.admin import AuditHistoryInline, PageCacheAdminMixin
+from cqa_portal.core import jobs
+from cqa_portal.core.admin import AuditHistoryInline, PageCacheAdminMixin, message_job_started
 from cqa_portal.core.forms import PortalModelForm
 
 from . import selectors, services
@@ -337,7 +337,15 @@ class SurveyAdmin(PageCacheAdminMixin, admin.ModelAdmin):
     def refresh_summary(self, request, queryset):
         for survey in queryset:
             if services.summary_refresh_request(survey=survey, actor=request.user):
-                self.message_user(request, _("%(survey)s: summary requested.") % {"survey": survey})
+                self.message_user(
+                    request,
+                    format_html(
+                        '{} <a href="{}">{}</a>',
+                        _("%(survey)s: summary requested.") % {"survey": survey},
+                        reverse("surveys:staff_results", args=[survey.slug]),
+                        _("See the results page"),
+                    ),
+                )
             else:
                 self.message_user(
                     request,
@@ -347,6 +355,7 @@ class SurveyAdmin(PageCacheAdminMixin, admin.ModelAdmin):
 
     @admin.action(description=_("Send reminders to members that have not submitted"))
     def send_reminders(self, request, queryset):
+        """A mass mailing: each survey's reminders are written by a background job."""
         for survey in queryset:
             if not survey.is_accepting:
                 self.message_user(
@@ -355,16 +364,13 @@ class SurveyAdmin(PageCacheAdminMixin, admin.ModelAdmin):
                     messages.WARNING,
                 )
                 continue
-            count = services.reminders_send_now(survey=survey, actor=request.user)
-            self.message_user(
-                request,
-                ngettext(
-                    "%(survey)s: %(count)d company reminded.",
-                    "%(survey)s: %(count)d companies reminded.",
-                    count,
-                )
-                % {"survey": survey, "count": count},
+            job = jobs.job_start(
+                kind="surveys.reminders",
+                owner=request.user,
+                title=_("Reminders for %(survey)s") % {"survey": survey},
+                params={"survey": survey.pk},
             )
+            message_job_started(self, request, job)
 
     @admin.action(description=_("Duplicate as a new draft"))
     def duplicate_surveys(self, request, queryset):

@@ -37,8 +37,9 @@ def response_sheet(survey: Survey) -> Sheet:
         _("Submitted at"),
     ]
     columns: dict[tuple, int] = {}
-    for question in questions:
-        label = f"{question.code} {question.label}"
+    for number, question in enumerate(questions, 1):
+        # Numbered as on the form (codes are for machines; a reader sees the question).
+        label = f"{number}. {question.label}"
         if question.kind == Question.Kind.MULTIPLE:
             for option in question.options.all():
                 columns[(question.pk, option.pk)] = len(header)
@@ -207,8 +208,8 @@ def summary_sheets(survey: Survey, data: dict) -> list[Sheet]:
     sheets.append(
         (
             _("Numbers"),
-            [_("Question"), _("Question text"), "n", _("Mean"), _("Minimum"), _("Lower quartile"),
-             _("Median"), _("Upper quartile"), _("Maximum")],
+            [_("Question"), _("Question text"), _("Answers"), _("Mean"), _("Minimum"),
+             _("Lower quartile"), _("Median"), _("Upper quartile"), _("Maximum")],
             numbers,
         )
     )  # fmt: skip

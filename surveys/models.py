@@ -53,8 +53,13 @@ class Survey(models.Model):
         default=False,
         help_text=_("Public results page with aggregates only; small groups are suppressed."),
     )
+    # The claim on computing the summary: a short lease, renewed while the worker computes, so
+    # a worker that dies releases it within a minute (services.summary_refresh_request).
     summary_claimed_at = models.DateTimeField(
-        _("summary being computed since"), null=True, blank=True, editable=False
+        _("summary claim renewed at"), null=True, blank=True, editable=False
+    )
+    summary_request_id = models.CharField(
+        _("summary request"), max_length=32, blank=True, editable=False
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
@@ -351,6 +356,10 @@ class SummarySnapshot(models.Model):
     response_count = models.PositiveIntegerField(_("responses"))
     duration_ms = models.PositiveIntegerField(_("time taken (ms)"), default=0)
     data = models.JSONField(_("summary"))
+    # The request it answers: a task redelivered after its worker died makes no second one.
+    request_id = models.CharField(
+        _("request"), max_length=32, null=True, blank=True, unique=True, editable=False
+    )
 
     class Meta:
         verbose_name = _("summary snapshot")

@@ -4,13 +4,18 @@ snapshots and reminders."""
 from __future__ import annotations
 
 import logging
+import threading
 import time
+import uuid
+from contextlib import contextmanager
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.db.models import Exists, OuterRef, Prefetch, Q
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Exists, Max, OuterRef, Prefetch, Q
+from django.db.models.functions import TruncDate
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import get_random_string
@@ -38,11 +43,13 @@ from .summary import compute_summary
 
 logger = logging.getLogger(__name__)
 
-# A summary claim older than this is taken to belong to a worker that died.
-SUMMARY_CLAIM_SECONDS = 600
+# The summary claim is a lease: renewed every third of it while the worker computes, so a claim
+# not renewed for this long belongs to a worker that died and is taken over.
+SUMMARY_LEASE_SECONDS = 45
 REMINDER_BATCH = 100
 # Snapshots kept per survey (beat makes one every 15 minutes while a survey is open).
 SNAPSHOTS_KEPT = 50
+SNAPSHOT_DAY_TZ = ZoneInfo("Asia/Shanghai")
 # Question fields that are wording, not structure: staff may fix them after responses exist.
 WORDING_FIELDS = frozenset({"text", "text_en", "help_text", "help_text_en", "label_zh", "label_en"})
 
@@ -303,46 +310,120 @@ def summary_refresh_request(*, survey: Survey, actor=None) -> bool:
     """Ask for a new summary snapshot. False when one is already being made.
 
     The claim is a conditional UPDATE on the survey row, so two concurrent requests (two staff,
-    or staff and beat) cannot both start a computation; a claim older than
-    ``SUMMARY_CLAIM_SECONDS`` is treated as abandoned.
+    or staff and beat) cannot both start a computation. It is a lease of
+    ``SUMMARY_LEASE_SECONDS`` that the computing worker renews; a lease not renewed in time
+    (the worker died) is taken over. Each request has an id, stored with the claim and on the
+    snapshot it makes, so the task, even delivered twice, makes one snapshot per request.
     """
     now = timezone.now()
-    stale = now - timedelta(seconds=SUMMARY_CLAIM_SECONDS)
+    stale = now - timedelta(seconds=SUMMARY_LEASE_SECONDS)
+    request_id = uuid.uuid4().hex
     claimed = (
         Survey.objects.filter(pk=survey.pk)
         .filter(Q(summary_claimed_at__isnull=True) | Q(summary_claimed_at__lt=stale))
-        .update(summary_claimed_at=now)
+        .update(summary_claimed_at=now, summary_request_id=request_id)
     )
     if not claimed:
         return False
     from .tasks import summary_snapshot_task
 
-    summary_snapshot_task.delay_on_commit(survey.pk)
+    summary_snapshot_task.delay_on_commit(survey.pk, request_id)
     return True
 
 
-def summary_snapshot_make(*, survey_id: int) -> SummarySnapshot | None:
-    """Compute the summary and store it as the latest snapshot; then release the claim."""
+@contextmanager
+def _lease_renewed(survey_id: int, request_id: str):
+    """Renew the claim every third of the lease from a thread while the body runs. Not inside
+    a transaction (the renewal would wait for its lock and be invisible anyway)."""
+    if connection.in_atomic_block:
+        yield
+        return
+    done = threading.Event()
+
+    def renew():
+        from django.db import connection as thread_connection
+
+        try:
+            while not done.wait(SUMMARY_LEASE_SECONDS / 3):
+                Survey.objects.filter(pk=survey_id, summary_request_id=request_id).update(
+                    summary_claimed_at=timezone.now()
+                )
+        except Exception:  # noqa: BLE001 - the lease then lapses; another request takes over
+            logger.warning("summary lease of survey %s not renewed", survey_id, exc_info=True)
+        finally:
+            thread_connection.close()
+
+    thread = threading.Thread(target=renew, name=f"summary-lease-{survey_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join(5)
+
+
+def summary_snapshot_make(
+    *, survey_id: int, request_id: str | None = None
+) -> SummarySnapshot | None:
+    """Compute the summary and store it as the latest snapshot; then release the claim.
+
+    With ``request_id`` (every request has one): a redelivered task whose request already has
+    its snapshot returns that one; a task whose claim was taken over by a newer request (its
+    lease lapsed) leaves the work to that request.
+    """
+    claim = Survey.objects.filter(pk=survey_id)
+    if request_id is not None:
+        done = SummarySnapshot.objects.filter(request_id=request_id).first()
+        if done is not None:
+            claim.filter(summary_request_id=request_id).update(
+                summary_claimed_at=None, summary_request_id=""
+            )
+            return done
+        claim = claim.filter(summary_request_id=request_id)
+        if not claim.update(summary_claimed_at=timezone.now()):
+            logger.info("summary request %s of survey %s superseded", request_id, survey_id)
+            return None
     try:
         survey = Survey.objects.filter(pk=survey_id).first()
         if survey is None:
             return None
         started = time.monotonic()
-        data = compute_summary(survey)
-        snapshot = SummarySnapshot.objects.create(
-            survey=survey,
-            response_count=data["totals"]["responses"],
-            duration_ms=int((time.monotonic() - started) * 1000),
-            data=data,
-        )
-        old = SummarySnapshot.objects.filter(survey=survey).order_by("-created_at", "-pk")[
-            SNAPSHOTS_KEPT:
-        ]
-        SummarySnapshot.objects.filter(pk__in=list(old.values_list("pk", flat=True))).delete()
+        with _lease_renewed(survey_id, request_id or ""):
+            data = compute_summary(survey)
+        try:
+            with transaction.atomic():
+                snapshot = SummarySnapshot.objects.create(
+                    survey=survey,
+                    response_count=data["totals"]["responses"],
+                    duration_ms=int((time.monotonic() - started) * 1000),
+                    data=data,
+                    request_id=request_id,
+                )
+        except IntegrityError:  # the same request, delivered twice, finished first elsewhere
+            return SummarySnapshot.objects.get(request_id=request_id)
+        _snapshots_prune(survey)
         pagecache.bump("surveys")  # the findings and results pages show the latest snapshot
         return snapshot
     finally:
-        Survey.objects.filter(pk=survey_id).update(summary_claimed_at=None)
+        claim.update(summary_claimed_at=None, summary_request_id="")
+
+
+def _snapshots_prune(survey: Survey) -> None:
+    """Keep the newest ``SNAPSHOTS_KEPT`` snapshots, and the last one of every earlier day
+    (Beijing time), so the figures as they stood on any past day remain (the programme report
+    as of a date reads them)."""
+    snapshots = SummarySnapshot.objects.filter(survey=survey)
+    last_of_day = (
+        snapshots.annotate(day=TruncDate("created_at", tzinfo=SNAPSHOT_DAY_TZ))
+        .order_by()
+        .values("day")
+        .annotate(last=Max("pk"))
+        .values_list("last", flat=True)
+    )
+    old = snapshots.order_by("-created_at", "-pk")[SNAPSHOTS_KEPT:]
+    SummarySnapshot.objects.filter(pk__in=list(old.values_list("pk", flat=True))).exclude(
+        pk__in=list(last_of_day)
+    ).delete()
 
 
 def summary_refresh_open_surveys() -> int:
@@ -462,6 +543,8 @@ def reminders_send(*, survey: Survey, step: str, actor=None) -> int:
                     "key": reminder_key(survey.pk, company.pk, step, email),
                     "purpose": REMINDER_PURPOSE,
                     "to": email,
+                    # "please answer before it closes" makes no sense after it closed
+                    "deadline": survey.closes_at,
                 }
             reminded.add(company.pk)
 

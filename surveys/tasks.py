@@ -6,8 +6,8 @@ from . import services
 
 
 @shared_task(name="surveys.summary.snapshot", acks_late=True, ignore_result=True)
-def summary_snapshot_task(survey_id: int) -> int | None:
-    snapshot = services.summary_snapshot_make(survey_id=survey_id)
+def summary_snapshot_task(survey_id: int, request_id: str | None = None) -> int | None:
+    snapshot = services.summary_snapshot_make(survey_id=survey_id, request_id=request_id)
     return snapshot.pk if snapshot else None
 
 

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.index, name="index"),
     path("findings/", views.findings, name="findings"),
     path("responses/<int:pk>/", views.response_detail, name="response"),
+    path("staff/fairness/", views.staff_fairness, name="staff_fairness"),
     path("<slug:slug>/", views.fill, name="fill"),
     path("<slug:slug>/results/", views.results, name="results"),
     path("<slug:slug>/staff/results/", views.staff_results, name="staff_results"),

@@ -9,13 +9,14 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
-from cqa_portal.core import errors, pagecache
+from cqa_portal.core import errors, jobs, pagecache
 from cqa_portal.core.decorators import post_only, staff_required
 from members.access import company_member_required
 
-from . import exports, selectors, services
+from . import fairness, selectors, services
 from .forms import OTHER_SUFFIX, ResponseForm, initial_from_answers
 from .models import Response, Survey
 from .presentation import present
@@ -169,13 +170,60 @@ def staff_refresh(request, slug):
     return redirect("surveys:staff_results", slug=survey.slug)
 
 
-@staff_member_required
+EXPORTS = {"xlsx": gettext_lazy("Responses (XLSX)"), "csv": gettext_lazy("Responses (CSV)")}
+
+
+def _export(request, survey, *, kind, fmt, label):
+    """GET: a page with the button; POST: the export runs as a background job and the staff
+    member lands on its page (progress, then the download)."""
+    if request.method != "POST":
+        return render(request, "surveys/staff_export.html", {"survey": survey, "label": label})
+    job = jobs.job_start(
+        kind=kind,
+        owner=request.user,
+        title=f"{survey.display_title}: {label}",
+        params={"survey": survey.pk, "fmt": fmt},
+    )
+    return redirect(jobs.job_url(job))
+
+
+@staff_required
 def export_responses(request, slug, fmt):
     survey = get_object_or_404(Survey, slug=slug)
-    return exports.responses_response(survey, fmt)
+    if fmt not in EXPORTS:
+        raise Http404
+    return _export(
+        request, survey, kind="surveys.export_responses", fmt=fmt, label=str(EXPORTS[fmt])
+    )
+
+
+@staff_required
+def export_summary(request, slug):
+    survey = get_object_or_404(Survey, slug=slug)
+    return _export(
+        request, survey, kind="surveys.export_summary", fmt="xlsx", label=_("Summary (XLSX)")
+    )
 
 
 @staff_member_required
-def export_summary(request, slug):
-    survey = get_object_or_404(Survey, slug=slug)
-    return exports.summary_response(survey)
+def staff_fairness(request):
+    """Staff: does fee relief reach the companies the survey shows were hit hardest?"""
+    survey = fairness.fairness_survey()
+    years = fairness.fee_years()
+    year = years[0] if years else None
+    raw = request.GET.get("year", "")
+    if raw:
+        if not raw.isdigit() or int(raw) not in years:
+            message = _("There are no fees for the year “%(year)s”.") % {"year": raw[:10]}
+            messages.error(request, message)
+            return redirect("surveys:staff_fairness")
+        year = int(raw)
+    tables = fairness.fairness_tables(survey=survey, year=year) if year else []
+    context = {
+        "survey": survey,
+        "years": years,
+        "year": year,
+        "tables": tables,
+        "minimum": fairness.MIN_PUBLIC_GROUP,
+    }
+    return render(request, "surveys/staff_fairness.html", context)

@@ -49,8 +49,15 @@ def page_import_errors(html: str) -> list[str]:
     blocks = re.findall(r'<ul class="errorlist"[^>]*>(.*?)</ul>', html, re.S)
     blocks += re.findall(r"<h2>错误</h2>\s*<ul>(.*?)</ul>", html, re.S)
     blocks += re.findall(r'<ul class="validation-error-list">(.*?)</div>', html, re.S)
+    # The job page of a checked import: the job's error, whole-file errors, each bad row's reason.
+    blocks += re.findall(
+        r'<div class="alert alert-danger import-file-errors"[^>]*>(.*?)</div>', html, re.S
+    )
     text = re.sub(r'<span class="validation-error-field-label">.*?</span>', "", " ".join(blocks))
-    return [m.strip() for m in re.findall(r"<li[^>]*>([^<]+)", text) if m.strip()]
+    found = [m.strip() for m in re.findall(r"<li[^>]*>([^<]+)", text) if m.strip()]
+    found += re.findall(r'<div class="alert alert-danger job-error"[^>]*>([^<]+)</div>', html)
+    found += re.findall(r'<td class="reason">([^<]+)</td>', html)
+    return [m.strip() for m in found if m.strip()]
 
 
 def xlsx(*rows) -> bytes:

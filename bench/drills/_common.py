@@ -84,9 +84,17 @@ def prepare(**extra: str) -> bool:
 class Worker:
     """A real Celery worker in its own process group (so SIGKILL takes the pool with it)."""
 
-    def __init__(self, env: dict[str, str], *, queues: str = "mail,default", name: str = "drill"):
+    def __init__(
+        self,
+        env: dict[str, str],
+        *,
+        queues: str = "mail,default",
+        name: str = "drill",
+        concurrency: int = 1,
+    ):
         self.env = env
         self.queues = queues
+        self.concurrency = concurrency
         self.name = name
         self.process: subprocess.Popen | None = None
         self.log = tempfile.NamedTemporaryFile(prefix=f"cqa-{name}-", suffix=".log", delete=False)
@@ -103,7 +111,7 @@ class Worker:
                 "-Q",
                 self.queues,
                 "--concurrency",
-                "1",
+                str(self.concurrency),
                 "--loglevel",
                 "WARNING",
                 "-n",
@@ -156,3 +164,90 @@ class Worker:
         self.stop()
         self.log.close()
         Path(self.log.name).unlink(missing_ok=True)
+
+
+# --- a course session with confirmed registrants (the reminder drills) -------------------
+
+
+def seed_session(*, slug: str, prefix: str, registrants: int, starts_at) -> int:
+    """A session of the drill's own topic ``slug`` with ``registrants`` confirmed registrants
+    ``<prefix><n>@example.com`` (one in five in English); earlier rows of the drill removed."""
+    from datetime import timedelta
+
+    from django.db import transaction
+    from django.utils import timezone
+
+    from courses.models import Registration, Session, Topic
+
+    cleanup_session(slug=slug, prefix=prefix)
+    now = timezone.now()
+    with transaction.atomic():
+        topic = Topic.objects.create(name=f"演练 {slug}", name_en=f"Drill {slug}", slug=slug)
+        session = Session.objects.create(
+            title="演练直播课",
+            title_en="Drill live course",
+            topic=topic,
+            starts_at=starts_at,
+            ends_at=starts_at + timedelta(minutes=90),
+            platform="腾讯会议",
+            join_url=f"https://meeting.example.com/j/{slug}",
+        )
+        Registration.objects.bulk_create(
+            Registration(
+                session=session,
+                name=f"演练学员{n}",
+                email=f"{prefix}{n}@example.com",
+                status=Registration.Status.CONFIRMED,
+                position=n + 1,
+                language="zh-hans" if n % 5 else "en",
+                confirmed_at=now - timedelta(days=1),
+            )
+            for n in range(registrants)
+        )
+    return session.pk
+
+
+def cleanup_session(*, slug: str, prefix: str) -> dict:
+    from django.db import transaction
+
+    from courses.models import Registration, Session, Topic
+    from cqa_portal.core.models import OutboxMessage
+
+    with transaction.atomic():
+        outbox = OutboxMessage.objects.filter(to__startswith=prefix).delete()[0]
+        registrations = Registration.objects.filter(session__topic__slug=slug).delete()[0]
+        Session.objects.filter(topic__slug=slug).delete()
+        Topic.objects.filter(slug=slug).delete()
+    return {"outbox": outbox, "registrations": registrations}
+
+
+def outbox_states(prefix: str) -> dict[str, int]:
+    """Outbox rows to the drill's recipients by status (the connection is closed after)."""
+    from django.db import connection
+    from django.db.models import Count
+
+    from cqa_portal.core.models import OutboxMessage
+
+    rows = (
+        OutboxMessage.objects.filter(to__startswith=prefix).values("status").annotate(n=Count("pk"))
+    )
+    states = {row["status"]: row["n"] for row in rows}
+    connection.close()
+    return states
+
+
+def per_recipient(transmissions) -> dict:
+    """Counts from the SMTP server's own log of (recipient, Message-ID, subject)."""
+    import collections
+
+    sends = collections.Counter(r for r, _m, _s in transmissions)
+    ids = collections.defaultdict(set)
+    for rcpt, message_id, _subject in transmissions:
+        ids[rcpt].add(message_id)
+    return {
+        "smtp_transmissions": len(transmissions),
+        "recipients_reached": len(sends),
+        "transmissions_per_recipient": round(len(transmissions) / max(len(sends), 1), 4),
+        "recipients_with_two_messages": sum(1 for v in ids.values() if len(v) > 1),
+        "retransmissions": len(transmissions) - sum(len(v) for v in ids.values()),
+    }

@@ -15,9 +15,11 @@ Checked: every registrant's mailbox holds exactly one reminder, counted as disti
 per recipient (the outbox gives each row one Message-ID, so a mail the SMTP server accepted just
 before the kill and that is sent again after restart is a retransmission of the same message);
 no registrant without one; every reminder row in the outbox is sent; the raw number of SMTP
-transmissions and how many were retransmissions (at most one claim window per kill: the mails
-a dead worker had claimed and sent but not yet marked; the mail inside the SMTP exchange at the
-second kill is transmitted twice with one Message-ID).
+transmissions, transmissions per recipient (target 1.00) and how many were retransmissions (at
+most one per kill: each mail is marked sent as soon as the server accepts it, so only the mail
+in the SMTP exchange at a kill is in doubt; the one at the second kill is transmitted twice
+with one Message-ID). Before (the batch marked a whole claim window of 20 at once) a kill
+re-sent up to 20 mails.
 
 Run alone: ``.venv/bin/python bench/drills/worker_kill.py`` (or ``make drills``). Prints what it
 did and checked, then one JSON object as its last line; exits 1 if a check failed.
@@ -25,6 +27,7 @@ did and checked, then one JSON object as its last line; exits 1 if a check faile
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import json
 import os
@@ -32,6 +35,7 @@ import sys
 import threading
 import time
 from datetime import timedelta
+from email.header import decode_header, make_header
 from email.parser import BytesHeaderParser
 from pathlib import Path
 
@@ -67,6 +71,8 @@ class MailboxHandler(SinkHandler):
         self.on_kill = None
         self.killed = threading.Event()
         self.killed_during: tuple[str, str, str] | None = None
+        self.delay = 0.0  # seconds the server takes to answer each mail (a slow server)
+        self.arrivals: list[float] = []  # time.monotonic() of each transmission
 
     def arm(self, count: int, on_kill) -> None:
         """Call ``on_kill`` once the ``count``-th mail is received, before answering it."""
@@ -77,15 +83,19 @@ class MailboxHandler(SinkHandler):
     async def handle_DATA(self, server, session, envelope):
         headers = BytesHeaderParser().parsebytes(envelope.original_content or envelope.content)
         message_id = (headers.get("Message-ID") or "").strip()
-        key = message_id  # the outbox row's stable Message-ID identifies the mail
+        # The decoded subject, to check that every mail is a reminder.
+        key = str(make_header(decode_header(headers.get("Subject") or "")))
         with self.lock:
             for rcpt in envelope.rcpt_tos:
                 self.transmissions.append((rcpt.lower(), message_id, key))
+                self.arrivals.append(time.monotonic())
         if self.kill_at is not None and len(self.transmissions) >= self.kill_at:
             self.kill_at = None
             self.killed_during = self.transmissions[-1]
             self.on_kill()  # the sender dies before it reads our 250
             self.killed.set()
+        if self.delay:
+            await asyncio.sleep(self.delay)
         return await super().handle_DATA(server, session, envelope)
 
     def count(self) -> int:
@@ -222,7 +232,7 @@ def drill() -> dict:
                 sweeps[1] = time.monotonic()
 
         def wait(predicate, what: str) -> None:
-            deadline = time.monotonic() + 60
+            deadline = time.monotonic() + 300  # a loaded machine is slow
             while not predicate():
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"gave up waiting for {what}")
@@ -299,13 +309,14 @@ def check(transmissions: list[tuple[str, str, str]], killed_during) -> dict:
         per_recipient[rcpt].add(message_id)
         sends[rcpt] += 1
     distinct = sum(len(ids) for ids in per_recipient.values())
-    not_reminders = sum(1 for _r, _m, k in transmissions if not k.startswith("courses.reminder"))
+    not_reminders = sum(1 for _r, _m, k in transmissions if "提醒" not in k and "Reminder" not in k)
     missing_id = sum(1 for _r, m, _k in transmissions if not m)
     in_smtp = killed_during[0] if killed_during else ""
     return {
         "smtp_transmissions": len(transmissions),
         "distinct_messages": distinct,
         "retransmissions": len(transmissions) - distinct,
+        "transmissions_per_recipient": round(len(transmissions) / max(len(per_recipient), 1), 4),
         "retransmitted_to": sorted(r for r, n in sends.items() if n > 1),
         "mail_in_smtp_at_kill": in_smtp,
         "mail_in_smtp_at_kill_transmissions": sends.get(in_smtp, 0),
@@ -343,9 +354,9 @@ def main() -> int:
             len(kills) == len(KILLS)
             and all(0 < k["transmissions_at_kill"] < REGISTRANTS for k in kills)
         ),
-        f"at most one claim window ({conf.get().mail_claim_window}) retransmitted per kill "
-        f"({figures['retransmissions']} for {len(kills)} kills)": (
-            figures["retransmissions"] <= len(kills) * conf.get().mail_claim_window
+        f"at most one mail in doubt retransmitted per kill, not a claim window of "
+        f"{conf.get().mail_claim_window} ({figures['retransmissions']} for {len(kills)} kills)": (
+            figures["retransmissions"] <= len(kills)
         ),
         "the mail in the SMTP exchange at the kill was retransmitted as the same message": (
             figures["mail_in_smtp_at_kill_transmissions"] == 2
@@ -360,6 +371,10 @@ def main() -> int:
     }
     for text, ok in checks.items():
         say(f"{'PASS' if ok else 'FAIL'}  {text}")
+    say(
+        f"transmissions per recipient (the SMTP server's log): "
+        f"{figures['transmissions_per_recipient']:.4f} (target 1.00)"
+    )
     say(
         f"SMTP transmissions {figures['smtp_transmissions']}, distinct messages "
         f"{figures['distinct_messages']}, retransmissions {figures['retransmissions']} "

@@ -94,7 +94,8 @@ class AttendanceImport:
 def attendance_import(*, data: bytes, file_format: str, actor, dry_run: bool = False):
     """Import an attendance file (``csv`` or ``xlsx``): all rows or nothing.
 
-    Returns the problems with their row numbers (1 = the first row under the header)."""
+    Returns the problems with their row numbers as the spreadsheet shows them (the header is
+    row 1, the first data row 2)."""
     from import_export.formats.base_formats import CSV, XLSX
 
     from ..resources import AttendanceResource
@@ -124,12 +125,13 @@ def attendance_import(*, data: bytes, file_format: str, actor, dry_run: bool = F
     errors = [str(error.error) for error in result.base_errors]
     for number, row_errors in result.row_errors():
         errors.extend(
-            str(_("Row %(row)d: %(error)s") % {"row": number, "error": e.error}) for e in row_errors
+            str(_("Row %(row)d: %(error)s") % {"row": number + 1, "error": e.error})
+            for e in row_errors
         )
     for row in result.invalid_rows:
         for messages in row.error_dict.values():
             errors.extend(
-                str(_("Row %(row)d: %(error)s") % {"row": row.number, "error": message})
+                str(_("Row %(row)d: %(error)s") % {"row": row.number + 1, "error": message})
                 for message in messages
             )
     return AttendanceImport(ok=not errors, errors=errors, summary=resource.summary)

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from cqa_portal.core.models import OutboxMessage
-from cqa_portal.core.services import outbox_enqueue_many
+from cqa_portal.core.services import outbox_enqueue_many, outbox_expire
 
 from .. import conf, mails
 from ..models import Registration, Session
@@ -38,11 +38,9 @@ def reminders_sweep(*, now: datetime | None = None) -> ReminderRun:
     now = now or timezone.now()
     grace = conf.get().reminder_grace
     run = ReminderRun()
-    run.expired = OutboxMessage.objects.filter(
-        purpose=mails.REMINDER_PURPOSE,
-        status=OutboxMessage.Status.PENDING,
-        created_at__lt=now - grace,
-    ).update(status=OutboxMessage.Status.FAILED, last_error="skipped: too late to remind")
+    # Each reminder carries its deadline (its moment + grace): every outbox sender drops it
+    # after that; here the ones still waiting are expired at once.
+    run.expired = outbox_expire(now=now)
     for offset in conf.get().reminder_offsets:
         delta = timedelta(minutes=offset)
         sessions = Session.objects.filter(
@@ -63,6 +61,7 @@ def _claim_reminders(session: Session, *, offset: int, now: datetime) -> tuple[i
     """Write the session's due reminders for one offset into the outbox (the ledger), a chunk
     of registrations at a time; returns how many were written and the ids still to send."""
     due_at = session.starts_at - timedelta(minutes=offset)
+    deadline = min(due_at + conf.get().reminder_grace, session.starts_at)
     registrations = Registration.objects.filter(
         session=session, status=Registration.Status.CONFIRMED, confirmed_at__lte=due_at
     ).order_by("pk")
@@ -88,7 +87,7 @@ def _claim_reminders(session: Session, *, offset: int, now: datetime) -> tuple[i
             for key, row in keys.items():
                 if key not in claimed:
                     count += 1
-                    yield mails.reminder(row, texts, offset=offset)
+                    yield {**mails.reminder(row, texts, offset=offset), "deadline": deadline}
 
     ids = outbox_enqueue_many(messages=messages())
     return count, ids

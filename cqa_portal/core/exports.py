@@ -310,10 +310,14 @@ def _typed_value(resource, field, instance) -> Any:
     return value
 
 
-def resource_sheet(resource, queryset, *, selected_fields=None, title: Any = None) -> Sheet:
+def resource_sheet(
+    resource, queryset, *, selected_fields=None, title: Any = None, filtered: bool = False
+) -> Sheet:
     """The resource's export (respecting its ``filter_export`` and the chosen fields) as a
-    typed sheet, reading the queryset in chunks."""
-    queryset = resource.filter_export(queryset)
+    typed sheet, reading the queryset in chunks. ``filtered``: the rows are an iterable the
+    caller already passed through ``filter_export`` (a background export reads in chunks)."""
+    if not filtered:
+        queryset = resource.filter_export(queryset)
     fields = resource.get_export_fields(selected_fields)
     header = [field_header(resource, f) for f in fields]
 

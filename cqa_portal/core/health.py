@@ -17,7 +17,7 @@ def _database() -> str:
 
 def _broker() -> str:
     client = redis.Redis.from_url(
-        settings.CELERY_BROKER_URL, socket_connect_timeout=1, socket_timeout=1
+        settings.CELERY_BROKER_URL, socket_connect_timeout=0.5, socket_timeout=0.5
     )
     try:
         client.ping()
@@ -27,6 +27,8 @@ def _broker() -> str:
 
 
 def _cache() -> str:
+    if hasattr(cache, "health"):  # the fail-soft cache hides outages from everything else
+        return cache.health()
     cache.set("healthz", "ok", timeout=10)
     if cache.get("healthz") != "ok":
         raise RuntimeError("cache did not return the value just written")

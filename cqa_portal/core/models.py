@@ -6,6 +6,9 @@ from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
+
+from .storage import private_storage
 
 
 class User(AbstractUser):
@@ -36,10 +39,12 @@ class OutboxMessage(models.Model):
     claimed before sending, marked sent after, so it is sent once even if a task is retried."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", _("Pending")
+        PENDING = "pending", pgettext_lazy("mail status", "Pending")
         SENDING = "sending", _("Sending")
         SENT = "sent", _("Sent")
         FAILED = "failed", _("Failed")
+        # Its deadline passed before it could be sent: dropped, never sent late.
+        EXPIRED = "expired", _("Expired")
 
     key = models.CharField(
         _("deduplication key"),
@@ -69,6 +74,15 @@ class OutboxMessage(models.Model):
         max_length=100,
         blank=True,
         help_text=_("What is attached, made when the mail is sent (e.g. a course's calendar)."),
+    )
+    deadline = models.DateTimeField(
+        _("send before"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "A mail that makes sense only until then (a reminder of a course starting in one "
+            "hour) is not sent after it: it is marked expired."
+        ),
     )
     status = models.CharField(
         _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
@@ -139,4 +153,180 @@ class AuditEntry(models.Model):
         indexes = [models.Index(fields=["content_type", "object_id"], name="audit_object_idx")]
 
     def __str__(self) -> str:
-        return f"{self.action} {self.object_repr}"
+        return f"{self.action_label} {self.object_repr}"
+
+    def _object_model(self):
+        return ContentType.objects.get_for_id(self.content_type_id).model_class()
+
+    @property
+    def action_label(self) -> str:
+        """The action in words (``cqa_portal.core.history``), never its code."""
+        from . import history
+
+        return history.action_label(self.action)
+
+    @property
+    def from_label(self) -> str:
+        from . import history
+
+        return history.state_label(self._object_model(), self.from_state)
+
+    @property
+    def to_label(self) -> str:
+        from . import history
+
+        return history.state_label(self._object_model(), self.to_state)
+
+
+class StaffNoticeKind(models.TextChoices):
+    """What staff are told about when it arrives."""
+
+    MEMBERSHIP_APPLICATION = "membership_application", _("New membership applications")
+    RELIEF_REQUEST = "relief_request", _("New fee-relief requests")
+    COSIGNATURE = "cosignature", _("New co-signature applications")
+
+
+class StaffNotificationSetting(models.Model):
+    """Who on the staff is told of new arrivals of one kind: addresses and/or a group."""
+
+    kind = models.CharField(
+        _("what arrives"), max_length=30, choices=StaffNoticeKind.choices, unique=True
+    )
+    emails = models.TextField(
+        _("email addresses"),
+        blank=True,
+        help_text=_("One address per line (or separated by commas)."),
+    )
+    group = models.ForeignKey(
+        "auth.Group",
+        verbose_name=_("group"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text=_("Every active member of this group is told as well."),
+    )
+    language = models.CharField(
+        _("language for the addresses"),
+        max_length=10,
+        choices=settings.LANGUAGES,
+        default=settings.LANGUAGE_CODE,
+        help_text=_("Addresses of portal accounts get mail in their account's language."),
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        verbose_name = _("staff notification setting")
+        verbose_name_plural = _("staff notification settings")
+        ordering = ["kind"]
+
+    def __str__(self) -> str:
+        return str(self.get_kind_display())
+
+    def email_list(self) -> list[str]:
+        text = self.emails.replace(",", "\n").replace(";", "\n")
+        return [e.strip().lower() for e in text.splitlines() if e.strip()]
+
+
+class StaffNotice(models.Model):
+    """One arrival staff are to be told of, written with the arrival; the digest task mails
+    what is not notified yet and stamps ``notified_at``."""
+
+    kind = models.CharField(_("what arrived"), max_length=30, choices=StaffNoticeKind.choices)
+    content_type = models.ForeignKey(
+        ContentType, verbose_name=_("object type"), on_delete=models.CASCADE
+    )
+    object_id = models.CharField(_("object id"), max_length=64)
+    object_repr = models.CharField(_("object"), max_length=255)
+    created_at = models.DateTimeField(_("arrived at"), auto_now_add=True)
+    notified_at = models.DateTimeField(_("staff told at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("staff notice")
+        verbose_name_plural = _("staff notices")
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "content_type", "object_id"], name="one_staff_notice_per_object"
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(notified_at__isnull=True),
+                name="staff_notice_waiting_idx",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.object_repr}"
+
+
+class Job(models.Model):
+    """Long work run by the worker for a staff user (exports, imports, mass sends): its
+    progress while it runs, then a file to download or a report. See ``core/jobs.py``."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Waiting to start")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    FINISHED = (Status.DONE, Status.FAILED)
+
+    kind = models.CharField(_("kind of job"), max_length=60)
+    title = models.CharField(_("title"), max_length=300)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="jobs",
+        verbose_name=_("started by (staff member)"),
+    )
+    language = models.CharField(_("language"), max_length=10, default=settings.LANGUAGE_CODE)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.QUEUED
+    )
+    done = models.PositiveIntegerField(_("rows done"), default=0)
+    total = models.PositiveIntegerField(_("rows in all"), default=0)
+    message = models.CharField(_("message"), max_length=500, blank=True)
+    params = models.JSONField(_("parameters"), default=dict, blank=True)
+    input_file = models.FileField(
+        _("uploaded file"), storage=private_storage, upload_to="jobs/in/%Y/%m/", blank=True
+    )
+    input_name = models.CharField(_("uploaded file name"), max_length=255, blank=True)
+    result_file = models.FileField(
+        _("result file"), storage=private_storage, upload_to="jobs/out/%Y/%m/", blank=True
+    )
+    result_name = models.CharField(_("result file name"), max_length=255, blank=True)
+    report = models.JSONField(_("report"), null=True, blank=True)
+    error = models.TextField(_("error"), blank=True)
+    parent = models.ForeignKey(
+        "self",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="followers",
+        verbose_name=_("follows"),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("background job")
+        verbose_name_plural = _("background jobs")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["owner", "-created_at"], name="core_job_owner_created")]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+    @property
+    def percent(self) -> int:
+        if self.status == self.Status.DONE:
+            return 100
+        return min(100, self.done * 100 // self.total) if self.total else 0

@@ -182,8 +182,8 @@ def _render_for_cache(request, render):
 
 def serve(request, render, *, namespace: str | tuple[str, ...], lifetime: int = LIFETIME):
     """``render(csrf_token)`` returns the page's response; cached when it is a plain 200."""
-    if not cacheable(request):
-        return render(None)
+    if not cacheable(request) or getattr(cache, "is_down", False):
+        return render(None)  # (the fail-soft cache is down: every visit rendered afresh)
     namespaces = (namespace,) if isinstance(namespace, str) else tuple(namespace)
     language = get_language() or settings.LANGUAGE_CODE
     where = f"{request.path}?{request.META.get('QUERY_STRING', '')}"
@@ -191,6 +191,8 @@ def serve(request, render, *, namespace: str | tuple[str, ...], lifetime: int = 
     try:
         key = _page_key(namespaces, language, where)
         versions = _versions(namespaces)
+        if None in versions:  # the cache answered as if empty (down): render, store nothing
+            return render(None)
         stored = _local.get(key)
         if stored is None or stored[0] != versions or stored[1] <= now:
             stored = cache.get(key)
@@ -227,9 +229,11 @@ def rows(items: list, render, *, namespace: str, name: str, vary, lifetime: int 
     keys = [f"pagecache:{namespace}:row:{name}:{language}:{vary(item)}" for item in items]
     try:
         versions = _versions((namespace,))
-        found = cache.get_many(keys) if keys else {}
+        found = cache.get_many(keys) if keys and None not in versions else {}
     except Exception:  # noqa: BLE001 - cache down: render every row
         logger.warning("page cache %s unavailable", namespace, exc_info=True)
+        return [render(item) for item in items]
+    if None in versions:
         return [render(item) for item in items]
     out, missing = [], {}
     for item, key in zip(items, keys, strict=True):

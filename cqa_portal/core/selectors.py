@@ -25,3 +25,41 @@ def unsubscribe_target(*, token: str) -> OutboxMessage | None:
 
 def opted_out(*, email: str, kind: str) -> bool:
     return MailOptOut.objects.filter(email=email.lower(), kind=kind).exists()
+
+
+def jobs_of(*, user) -> QuerySet:
+    """A staff user's background jobs, newest first (the last 100), without their reports."""
+    from .models import Job
+
+    return (
+        Job.objects.filter(owner=user)
+        .defer("report", "params")
+        .order_by("-created_at", "-id")[:100]
+    )
+
+
+def job_of(*, user, pk: int):
+    """One of the user's jobs, or None (another user's job is not theirs to see)."""
+    from .models import Job
+
+    return Job.objects.filter(owner=user, pk=pk).first()
+
+
+def outbox_backlog(*, now=None) -> dict:
+    """Mail health in one query: how many mails wait to be sent, how many failed, and how long
+    the oldest waiting one has waited (a timedelta, or None when nothing waits)."""
+    from django.db.models import Count, Min, Q
+    from django.utils import timezone
+
+    pending = Q(status=OutboxMessage.Status.PENDING)
+    row = OutboxMessage.objects.aggregate(
+        pending=Count("pk", filter=pending),
+        failed=Count("pk", filter=Q(status=OutboxMessage.Status.FAILED)),
+        oldest=Min("created_at", filter=pending),
+    )
+    oldest = row["oldest"]
+    return {
+        "pending": row["pending"],
+        "failed": row["failed"],
+        "oldest_pending_age": (now or timezone.now()) - oldest if oldest else None,
+    }

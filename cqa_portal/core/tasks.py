@@ -25,6 +25,12 @@ def outbox_purge_task() -> int:
     return services.outbox_purge()
 
 
+@shared_task(name="core.staff_notices.digest", ignore_result=True)
+def staff_notices_task() -> int:
+    """Tell staff what arrived since the last run (one digest mail per recipient)."""
+    return services.staff_notices_send()
+
+
 @shared_task(name="core.ping", ignore_result=True)
 def ping_task(token: str) -> str:
     """Used by the health drill and tests: proves a real worker consumed a task."""
@@ -32,3 +38,24 @@ def ping_task(token: str) -> str:
 
     cache.set(f"core.ping.{token}", "pong", timeout=300)
     return "pong"
+
+
+@shared_task(
+    name="core.jobs.run",
+    acks_late=True,
+    ignore_result=True,
+    soft_time_limit=1800,
+    time_limit=1900,
+)
+def job_run_task(job_id: int) -> str:
+    """A staff job (export, import, mass send): claimed once, see core/jobs.py."""
+    from . import jobs
+
+    return jobs.job_run(job_id=job_id)
+
+
+@shared_task(name="core.jobs.purge", ignore_result=True)
+def jobs_purge_task() -> int:
+    from . import jobs
+
+    return jobs.jobs_purge()

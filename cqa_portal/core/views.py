@@ -1,13 +1,18 @@
+import io
 import sys
 
-from django.http import HttpResponse, JsonResponse
+from django.http import FileResponse, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views import i18n
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
-from . import pagecache
+from . import exports, pagecache, report
+from .decorators import post_only, staff_required
+from .errors import PortalError
 from .health import health_report
 
 
@@ -44,7 +49,11 @@ def privacy(request):
 def healthz(request):
     healthy, report = health_report()
     return JsonResponse(
-        {"status": "ok" if healthy else "error", "checks": report},
+        {
+            "status": "ok" if healthy else "error",
+            "down": [name for name, state in report.items() if state != "ok"],
+            "checks": report,
+        },
         status=200 if healthy else 503,
     )
 
@@ -133,3 +142,145 @@ def mail_unsubscribe(request, token: str):
     else:
         context["done"] = selectors.opted_out(email=message.to, kind=message.list_kind)
     return render(request, "core/unsubscribe.html", context)
+
+
+# Background jobs (core/jobs.py): each staff user sees their own, never another's (404).
+
+
+def _own_job(request, pk: int):
+    from django.http import Http404
+
+    from . import selectors
+
+    job = selectors.job_of(user=request.user, pk=pk)
+    if job is None:
+        raise Http404
+    return job
+
+
+@never_cache
+@staff_required
+def job_list(request):
+    from . import selectors
+
+    jobs = list(selectors.jobs_of(user=request.user))
+    running = any(not job.is_finished for job in jobs)
+    return render(request, "core/jobs/list.html", {"jobs": jobs, "running": running})
+
+
+@never_cache
+@staff_required
+def job_detail(request, pk: int):
+    from .imports import CHECK_KIND, import_page_url
+
+    job = _own_job(request, pk)
+    report = job.report or {}
+    context = {
+        "job": job,
+        "report": report,
+        "can_confirm": job.kind == CHECK_KIND
+        and job.status == job.Status.DONE
+        and report
+        and not report.get("file_errors")
+        and not report.get("bad_rows"),
+        "refresh_seconds": 2,
+        "import_url": import_page_url(job),
+    }
+    if job.parent_id:
+        context["parent"] = job.parent
+    return render(request, "core/jobs/detail.html", context)
+
+
+@staff_required
+def job_download(request, pk: int):
+    from django.http import FileResponse, Http404
+
+    job = _own_job(request, pk)
+    if job.status != job.Status.DONE or not job.result_file:
+        raise Http404
+    try:
+        handle = job.result_file.open("rb")
+    except FileNotFoundError:
+        raise Http404 from None
+    from . import exports
+
+    types = {"csv": exports.CSV_CONTENT_TYPE, "xlsx": exports.XLSX_CONTENT_TYPE}
+    extension = job.result_name.rsplit(".", 1)[-1].lower()
+    response = FileResponse(
+        handle,
+        as_attachment=True,
+        filename=job.result_name or "export",
+        content_type=types.get(extension, "application/octet-stream"),
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@staff_required
+def job_bad_rows(request, pk: int, fmt: str):
+    from django.http import Http404
+
+    from . import exports
+    from .imports import bad_rows_sheet
+
+    job = _own_job(request, pk)
+    if not (job.report or {}).get("bad_rows"):
+        raise Http404
+    name = exports.dated_filename(f"{job.input_name.rsplit('.', 1)[0]}-{_('to correct')}")
+    return exports.export_response(fmt, [bad_rows_sheet(job)], filename=name)
+
+
+@post_only(back="core:job")
+@staff_required
+def job_confirm(request, pk: int):
+    from django.contrib import messages
+    from django.shortcuts import redirect
+
+    from .imports import import_confirm_start
+    from .jobs import JobError, job_url
+
+    job = _own_job(request, pk)
+    try:
+        follower = import_confirm_start(job=job, actor=request.user)
+    except JobError as exc:
+        messages.error(request, str(exc))
+        return redirect(job_url(job))
+    return redirect(job_url(follower))
+
+
+@staff_required
+@require_GET
+def programme_report(request):
+    """Staff: the programme's figures as of a chosen day (``?date=YYYY-MM-DD``), printable."""
+    return _programme_report(request, document=False)
+
+
+@staff_required
+@require_GET
+def programme_report_document(request):
+    """Staff: the same report as a Word document (opens in LibreOffice)."""
+    return _programme_report(request, document=True)
+
+
+def _programme_report(request, *, document: bool):
+    today = timezone.localdate(timezone=report.REPORT_TZ)
+    raw = request.GET.get("date", "")
+    try:
+        day = report.parse_day(raw, today=today)
+    except PortalError as exc:
+        context = {"error": exc.message, "raw_date": raw[:40], "today": today}
+        return render(request, "core/programme_report.html", context, status=400)
+    data = report.programme_report(day)
+    if document:
+        response = FileResponse(
+            io.BytesIO(report.report_docx(data)),
+            as_attachment=True,
+            filename=exports.safe_filename(
+                _("programme-report-%(day)s") % {"day": day.isoformat()}, "docx"
+            ),
+            content_type=report.DOCX_CONTENT_TYPE,
+        )
+        response["Cache-Control"] = "no-store"
+        return response
+    context = {"report": data, "texts": report.report_texts(data), "today": today, "day": day}
+    return render(request, "core/programme_report.html", context)

@@ -109,11 +109,16 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL", default="")
 if REDIS_URL:
+    # Fails soft (cqa_portal.core.cache): an outage reads as an empty cache, never a 500; the
+    # short timeouts bound what a frozen server costs (once per process every few seconds).
     CACHES = {
         "default": {
-            "BACKEND": "cqa_portal.core.cache.RedisCache",  # one client per pool (see there)
+            "BACKEND": "cqa_portal.core.cache.FailSoftRedisCache",
             "LOCATION": REDIS_URL,
-            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+            "OPTIONS": {
+                "socket_connect_timeout": env.float("CACHE_SOCKET_TIMEOUT", default=0.25),
+                "socket_timeout": env.float("CACHE_SOCKET_TIMEOUT", default=0.25),
+            },
         }
     }
 else:
@@ -190,26 +195,37 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {"core.outbox.*": {"queue": "mail"}, "*.mail.*": {"queue": "mail"}}
-CELERY_TASK_SOFT_TIME_LIMIT = 120
-CELERY_TASK_TIME_LIMIT = 180
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=120)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=180)
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_BROKER_CONNECTION_TIMEOUT = 2
+# Web processes publish after commit (core PortalTask): a broker that is down or frozen costs a
+# request at most about twice these timeouts (one retry on a fresh connection, no backoff);
+# then the process skips the broker for a few seconds and the outbox sweep sends later.
+CELERY_BROKER_SOCKET_TIMEOUT = env.float("CELERY_BROKER_SOCKET_TIMEOUT", default=0.5)
+CELERY_BROKER_CONNECTION_TIMEOUT = CELERY_BROKER_SOCKET_TIMEOUT
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# Never schedule further ahead than this: Redis redelivers unacked tasks after it.
+# Redis redelivers a task not acknowledged within the visibility timeout (acks_late tasks whose
+# worker died). It must be longer than the longest task (CELERY_TASK_TIME_LIMIT, 180 s: a mail
+# batch of 300 on a slow server, a survey summary) and longer than any countdown (none are
+# used); the default, 3,600 s, leaves a wide margin. Lower it to recover faster after a kill.
+CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": 3600,
-    "socket_connect_timeout": 2,
-    "socket_timeout": 5,
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+    "socket_connect_timeout": CELERY_BROKER_SOCKET_TIMEOUT,
+    "socket_timeout": CELERY_BROKER_SOCKET_TIMEOUT,
 }
 CELERY_TASK_PUBLISH_RETRY_POLICY = {
-    "max_retries": 2,
+    "max_retries": 1,
     "interval_start": 0,
-    "interval_step": 0.2,
-    "interval_max": 0.5,
+    "interval_step": 0,
+    "interval_max": 0,
 }
 
 # Admin exports go through cqa_portal.core.exports (formulas neutralised there), not the
 # library's writer; these codes decide who may import (change) and export (view).
+# Admin exports of this many rows or more run as background jobs (core/jobs.py); smaller ones
+# are written in the request.
+EXPORT_JOB_MIN_ROWS = env.int("EXPORT_JOB_MIN_ROWS", default=5000)
 IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "change"
 IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
 

@@ -11,7 +11,14 @@ from django.utils.translation import gettext as _
 
 from cqa_portal.core import mail
 from cqa_portal.core.errors import PortalError
-from cqa_portal.core.services import audit_entry, audit_log, audit_log_many, audit_log_select
+from cqa_portal.core.models import StaffNoticeKind
+from cqa_portal.core.services import (
+    audit_entry,
+    audit_log,
+    audit_log_many,
+    audit_log_select,
+    staff_notice_record,
+)
 from cqa_portal.core.site import absolute_url
 from cqa_portal.core.validators import normalize_uscc, uscc_check_ok
 
@@ -61,6 +68,7 @@ def membership_apply(*, user, company: MemberCompany, message: str = "") -> Memb
         obj=application,
         to_state=application.status,
     )
+    staff_notice_record(kind=StaffNoticeKind.MEMBERSHIP_APPLICATION, obj=application)
     return application
 
 

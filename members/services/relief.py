@@ -11,7 +11,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from cqa_portal.core.errors import PortalError
-from cqa_portal.core.services import audit_log
+from cqa_portal.core.models import StaffNoticeKind
+from cqa_portal.core.services import audit_log, staff_notice_record
 from cqa_portal.core.site import absolute_url
 
 from ..models import MemberCompany, MembershipFee, ReliefDocument, ReliefRequest
@@ -82,12 +83,22 @@ def relief_request_save(
             {"year": [_("Your company already has an open relief request for this year.")]}
         ) from None
     relief.reasons.set(list(reasons))
-    for upload in files:
-        relief_document_add(relief=relief, upload=upload, actor=actor)
-    if creating:
-        audit_log(actor=actor, action="members.relief.draft", obj=relief, to_state=relief.status)
-    if submit:
-        relief_request_submit(relief=relief, actor=actor)
+    written: list[ReliefDocument] = []
+    try:
+        for upload in files:
+            written.append(relief_document_add(relief=relief, upload=upload, actor=actor))
+        if creating:
+            audit_log(
+                actor=actor, action="members.relief.draft", obj=relief, to_state=relief.status
+            )
+        if submit:
+            relief_request_submit(relief=relief, actor=actor)
+    except BaseException:
+        # Rolled back: the files written for it go too (a killed process leaves them to
+        # ``manage.py remove_orphan_files``).
+        for document in written:
+            document.file.storage.delete(document.file.name)
+        raise
     return relief
 
 
@@ -102,7 +113,11 @@ def relief_document_add(*, relief: ReliefRequest, upload, actor) -> ReliefDocume
         uploaded_by=actor,
     )
     document.file.save(upload.name, upload, save=False)
-    document.save()
+    try:
+        document.save()
+    except BaseException:
+        document.file.storage.delete(document.file.name)
+        raise
     return document
 
 
@@ -142,6 +157,7 @@ def relief_request_submit(*, relief: ReliefRequest, actor) -> ReliefRequest:
         actor=actor,
         allowed=[ReliefRequest.Status.DRAFT],
     )
+    staff_notice_record(kind=StaffNoticeKind.RELIEF_REQUEST, obj=relief)
     for email, lang in company_admin_recipients(relief.company):
         _mail(
             key=f"members.relief_received:{relief.pk}:{email}",

@@ -6,7 +6,8 @@ from django.db import transaction
 from django.utils import timezone, translation
 
 from cqa_portal.core import mail, pagecache
-from cqa_portal.core.services import audit_log, outbox_enqueue
+from cqa_portal.core.models import StaffNoticeKind
+from cqa_portal.core.services import audit_log, outbox_enqueue, staff_notice_record
 
 from ..models import (
     Alliance,
@@ -68,6 +69,7 @@ def cosign_apply(
         obj=cosignature,
         to_state=CoSignature.Status.PENDING,
     )
+    staff_notice_record(kind=StaffNoticeKind.COSIGNATURE, obj=cosignature)
     _cosign_mail(cosignature, "cosign_received", at)
     return cosignature, True
 

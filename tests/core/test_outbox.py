@@ -84,7 +84,7 @@ def test_temporary_smtp_failure_is_retried_with_backoff(mailoutbox):
     message.refresh_from_db()
     assert message.status == OutboxMessage.Status.PENDING
     assert message.attempts == 1
-    assert message.next_attempt_at > timezone.now() + timedelta(seconds=30)
+    assert message.next_attempt_at > timezone.now() + timedelta(seconds=20)
     assert "451" in message.last_error
     # Not due yet: the sweep leaves it; once due, it goes out.
     assert services.outbox_sweep() == 0

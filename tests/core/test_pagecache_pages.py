@@ -169,7 +169,14 @@ def test_course_admin_edits_show_at_once(session, client):
     topic = session.topic
     response = client.post(
         f"/admin/courses/topic/{topic.pk}/change/",
-        {"name": topic.name, "name_en": "Renamed topic", "slug": topic.slug, "order": 0},
+        {
+            "name": topic.name,
+            "name_en": "Renamed topic",
+            "slug": topic.slug,
+            "order": 0,
+            "needs-TOTAL_FORMS": "0",
+            "needs-INITIAL_FORMS": "0",
+        },
     )
     assert response.status_code == 302, response.content.decode()[:2000]
     assert "Renamed topic" in _get(visitor, "/courses/")[1]

@@ -85,12 +85,12 @@ def test_history_inline_on_sessions_and_registrations(
     ).registration
     services.session_cancel(session_id=session.pk, actor=staff_client.staff, reason="天气原因")
     html = staff_client.get(f"/admin/courses/session/{session.pk}/change/").content.decode()
-    assert "courses.session.cancelled" in html
+    assert "课程已取消" in html and "courses.session.cancelled" not in html  # in words
     assert "天气原因" in html
     html = staff_client.get(
         f"/admin/courses/registration/{registration.pk}/change/"
     ).content.decode()
-    assert "courses.registration.registered" in html
+    assert "已报名" in html and "courses.registration.registered" not in html
 
 
 def test_export_registrants_as_xlsx(staff_client):

@@ -121,14 +121,14 @@ def test_bad_rows_are_reported_by_row_number_and_nothing_is_written():
     )
     assert not result.ok
     text = "\n".join(result.errors)
-    for row in range(2, 13):
+    for row in range(3, 14):  # spreadsheet rows: the header is row 1
         assert f"第 {row} 行" in text, (row, text)
-    assert not any(e.startswith("第 1 行") for e in result.errors)
+    assert not any(e.startswith("第 2 行") for e in result.errors)
     assert "尚未举行" in text
     assert "已取消" in text
     assert "没有编号为 999999 的场次" in text
     assert "同时有参与人次和参会者邮箱" in text
-    assert "已在第 1 行给出参与人次" in text
+    assert "已在第 2 行给出参与人次" in text
     assert "“-3”不是有效的参与人次" in text
     assert "“not-an-email”不是有效的邮箱地址" in text
     # Nothing written, nothing replaced.
@@ -149,16 +149,16 @@ def test_file_without_the_needed_columns_is_refused():
 
 
 def _upload(client, data, name, file_format):
-    from django.core.files.uploadedfile import SimpleUploadedFile
+    from tests.jobs import admin_import
 
     # import-export numbers the formats in the order of SessionAdmin.import_formats.
-    return client.post(
+    return admin_import(
+        client,
         "/admin/courses/session/import/",
-        {
-            "format": {"csv": 0, "xlsx": 1}[file_format],
-            "import_file": SimpleUploadedFile(name, data),
-            "resource": "",
-        },
+        data,
+        name=name,
+        fmt={"csv": 0, "xlsx": 1}[file_format],
+        resource="",
     )
 
 
@@ -170,12 +170,11 @@ def test_admin_import_previews_then_records(client):
         client, _csv(["session", "email"], [session.pk, "li@example.com"]), "a.csv", "csv"
     )
     assert preview.status_code == 200
-    confirm_form = preview.context["confirm_form"]
-    assert confirm_form is not None
-    assert not AttendanceRecord.objects.exists()  # the preview writes nothing
-    response = client.post(
-        "/admin/courses/session/process_import/", confirm_form.initial, follow=True
-    )
+    assert preview.context["can_confirm"]
+    assert not AttendanceRecord.objects.exists()  # the check writes nothing
+    from tests.jobs import confirm_import
+
+    response = confirm_import(client, preview)
     assert response.status_code == 200
     assert "已记录 1 场课程的出勤：共 1 人次" in response.content.decode()
     record = AttendanceRecord.objects.get()
@@ -192,9 +191,9 @@ def test_admin_import_shows_bad_rows_and_offers_no_confirmation(client):
         "xlsx",
     )
     assert response.status_code == 200
-    assert "confirm_form" not in response.context or response.context["confirm_form"] is None
-    result = response.context["result"]
-    assert [row.number for row in result.invalid_rows] == [2]
+    assert not response.context["can_confirm"]
+    problems = response.context["report"]["problems"]
+    assert [(p["row"], p["column"], p["value"]) for p in problems] == [(3, "participants", "很多")]
     assert "“很多”不是有效的参与人次" in response.content.decode()
     assert not AttendanceRecord.objects.exists()
 

@@ -10,7 +10,6 @@ import pytest
 import tablib
 from django.contrib.messages import constants
 from django.core import signing
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from hypothesis import event, given
 from hypothesis import strategies as st
@@ -37,6 +36,7 @@ from tests.hostile import (
     page_import_errors,
 )
 from tests.hostile import xlsx as _xlsx
+from tests.jobs import admin_import, confirm_import
 
 from .factories import RegistrationFactory, SessionFactory
 
@@ -308,10 +308,7 @@ def test_attendance_service_reads_gbk_csv(db):
 
 
 def _admin_import(client, content: bytes, name="attendance.csv", fmt="0"):
-    return client.post(
-        "/admin/courses/session/import/",
-        {"resource": "0", "format": fmt, "import_file": SimpleUploadedFile(name, content)},
-    )
+    return admin_import(client, "/admin/courses/session/import/", content, name=name, fmt=fmt)
 
 
 def test_admin_import_reads_gbk_csv(staff_client):
@@ -321,10 +318,7 @@ def test_admin_import_reads_gbk_csv(staff_client):
     assert response.status_code == 200
     assert "确认导入" in response.content.decode()
     assert not AttendanceRecord.objects.exists()  # nothing before confirmation
-    confirm = staff_client.post(
-        "/admin/courses/session/process_import/", response.context["confirm_form"].initial
-    )
-    assert confirm.status_code == 302
+    confirm_import(staff_client, response)
     assert AttendanceRecord.objects.get().participants == 3512
 
 
@@ -364,27 +358,30 @@ def test_admin_import_of_broken_files_shows_a_message_and_writes_nothing(staff_c
     assert errors, html[-3000:]
     for error in errors:
         assert_chinese(error, [content.decode("utf-8", "replace")])
-    assert not response.context.get("confirm_form")
+    assert not response.context.get("can_confirm")
     assert not AttendanceRecord.objects.exists()
 
 
-@pytest.mark.parametrize(
-    "override",
-    [{}, {"format": "abc"}, {"format": "7"}, {"import_file_name": "../../etc/passwd"}],
-    ids=["again", "bad-format", "no-such-format", "other-file"],
-)
-def test_admin_import_confirmed_twice_or_altered_gets_a_message(staff_client, override):
+def test_admin_import_confirmed_twice_imports_once(staff_client):
     session = _held()
     preview = _admin_import(staff_client, f"session,participants\n{session.pk},12\n".encode())
-    data = {**preview.context["confirm_form"].initial}
-    if not override:
-        staff_client.post("/admin/courses/session/process_import/", data)
+    first = confirm_import(staff_client, preview)
     records = list(AttendanceRecord.objects.values_list("pk", flat=True))
-    response = staff_client.post(
-        "/admin/courses/session/process_import/", {**data, **override}, follow=True
-    )
-    assert response.status_code == 200
+    assert len(records) == 1
+    second = confirm_import(staff_client, preview)
+    assert second.context["job"].pk == first.context["job"].pk
     assert list(AttendanceRecord.objects.values_list("pk", flat=True)) == records
+
+
+@pytest.mark.parametrize(
+    "data",
+    [{}, {"format": "abc"}, {"format": "7"}, {"import_file_name": "../../etc/passwd"}],
+    ids=["empty", "bad-format", "no-such-format", "other-file"],
+)
+def test_old_or_altered_confirmation_forms_get_a_message(staff_client, data):
+    response = staff_client.post("/admin/courses/session/process_import/", data, follow=True)
+    assert response.status_code == 200
+    assert not AttendanceRecord.objects.exists()
     assert any(CJK.search(str(m)) for m in response.context["messages"])
 
 
@@ -397,7 +394,7 @@ def test_admin_import_refuses_too_many_rows_at_once(staff_client, monkeypatch):
     html = response.content.decode()
     assert "文件有 101 行" in html and "100" in html
     assert "import-error-li" not in html  # one message for the file, none per row
-    assert not response.context.get("confirm_form")
+    assert not response.context.get("can_confirm")
     assert not AttendanceRecord.objects.exists()
 
 
@@ -415,7 +412,7 @@ def test_admin_import_xlsx_with_formulas_writes_nothing(staff_client):
     response = _admin_import(staff_client, buffer.getvalue(), name="a.xlsx", fmt="1")
     assert response.status_code == 200
     assert "Traceback" not in response.content.decode()
-    assert not response.context.get("confirm_form")
+    assert not response.context.get("can_confirm")
     assert not AttendanceRecord.objects.exists()
 
 
@@ -450,7 +447,7 @@ def test_admin_import_of_broken_workbooks_shows_a_message_and_writes_nothing(sta
     assert errors, html[-3000:]
     for error in errors:
         assert_chinese(error)
-    assert not response.context.get("confirm_form")
+    assert not response.context.get("can_confirm")
     assert not AttendanceRecord.objects.exists()
 
 

@@ -8,7 +8,7 @@ from courses import services
 from courses.models import Registration, Session
 from cqa_portal.core import services as core_services
 from cqa_portal.core.errors import PortalError
-from cqa_portal.core.models import AuditEntry
+from cqa_portal.core.models import AuditEntry, Job
 from tests.factories import StaffFactory
 
 from .factories import LecturerFactory, RegistrationFactory, SessionFactory
@@ -138,7 +138,10 @@ def test_cancel_with_notice_action_mails_each_registrant_once_with_the_reason(
             follow=True,
         )
     assert response.status_code == 200
-    assert "已取消 2 场课程；正在发送 4 封通知" in response.content.decode()
+    job = Job.objects.get(kind="courses.cancel_with_notice")  # a mass mailing: a job
+    assert f"/staff/jobs/{job.pk}/" in response.content.decode()
+    page = staff_client.get(f"/staff/jobs/{job.pk}/").content.decode()
+    assert "已取消 2 场课程；正在发送 4 封通知" in page
     assert sorted(m.to[0] for m in mailoutbox) == sorted(r.email for r in told)
     assert all("讲师临时出差" in m.body for m in mailoutbox)
     assert all(m.subject.startswith("[中国质量协会] 已取消") for m in mailoutbox)

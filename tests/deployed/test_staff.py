@@ -71,6 +71,20 @@ def _decide_the_members_relief_request(staff, mailbox) -> None:
     assert "经审核，情况属实，同意申请。" in mail.text and MEMBER_COMPANY in mail.text
 
 
+def _wait_for_job(staff, timeout: float = 60) -> None:
+    """On a job's page: reload (as its refresh does) until the job is done."""
+    import time
+
+    page = staff.page
+    deadline = time.monotonic() + timeout
+    while not page.locator("#job-status.job-status-done, #job-status.job-status-failed").count():
+        assert time.monotonic() < deadline, page.inner_text("main")
+        time.sleep(0.5)
+        page.reload()
+    staff.checked()
+    assert page.locator("#job-status.job-status-done").count(), page.inner_text("main")
+
+
 def _import_companies(staff, tmp_path) -> None:
     page = staff.page
     companies = "/admin/members/membercompany/"
@@ -91,15 +105,16 @@ def _import_companies(staff, tmp_path) -> None:
     page.set_input_files("#id_import_file", str(bad))
     page.select_option("#id_format", label="csv")
     staff.submit("#content form input[type=submit]")
-    assert zh("Some rows failed to validate") in page.inner_text("#content")
-    errors = {  # data row number -> its line in the table of invalid rows
+    _wait_for_job(staff)  # the check runs in the worker; its page refreshes itself
+    errors = {  # spreadsheet row (the header is row 1) -> its line in the table of problems
         row.locator("td").first.inner_text().strip(): row.inner_text()
-        for row in page.locator("table.import-preview tbody tr").all()
+        for row in page.locator("table.import-problems tbody tr").all()
     }
-    assert sorted(errors) == ["2", "3"], errors  # the good first row is not listed
-    assert "统一社会信用代码应为 18 位，当前为 3 位。" in errors["2"]
-    assert "未知的省份“火星”。" in errors["3"]
-    assert page.locator("input[name=confirm], form[action$='process_import/']").count() == 0
+    assert sorted(errors) == ["3", "4"], errors  # the good first row (row 2) is not listed
+    assert "统一社会信用代码应为 18 位，当前为 3 位。" in errors["3"]
+    assert "未知的省份“火星”。" in errors["4"]
+    assert page.locator("form[action$='/confirm/']").count() == 0
+    assert page.locator("a[href$='/bad-rows.xlsx']").count() == 1
     assert _count(staff, companies) == before
     assert _count(staff, f"{companies}?q={token}") == 0
 
@@ -114,11 +129,11 @@ def _import_companies(staff, tmp_path) -> None:
     page.set_input_files("#id_import_file", str(xlsx))
     page.select_option("#id_format", label="xlsx")
     staff.submit("#content form input[type=submit]")
-    # The preview lists each row as new (the resource skips the per-cell diff, for speed).
-    preview = [row.inner_text() for row in page.locator("table.import-preview tbody tr").all()]
-    assert len(preview) == 2 and all(zh("New") in row for row in preview), preview
-    staff.submit("#content form[action*='process_import'] input[type=submit]")
-    assert _count(staff, companies) == before + 2, _messages(staff)
+    _wait_for_job(staff)
+    assert zh("Every row is good: confirm to import them.") in page.inner_text("#job-status")
+    staff.submit("form[action$='/confirm/'] button[type=submit]")
+    _wait_for_job(staff)
+    assert _count(staff, companies) == before + 2, page.inner_text("main")
     staff.goto(f"{companies}?q={token}")
     listed = page.inner_text("#result_list")
     assert good[0][0] in listed and good[1][0] in listed

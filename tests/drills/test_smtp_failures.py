@@ -45,7 +45,7 @@ def test_smtp_temporary_and_permanent_failures(sink, client):
         message.refresh_from_db()
     assert ok.status == OutboxMessage.Status.SENT
     assert busy.status == OutboxMessage.Status.PENDING
-    assert busy.attempts == 1 and busy.next_attempt_at > timezone.now() + timedelta(seconds=30)
+    assert busy.attempts == 1 and busy.next_attempt_at > timezone.now() + timedelta(seconds=20)
     assert "451" in busy.last_error
     assert gone.status == OutboxMessage.Status.FAILED
     assert "550" in gone.last_error

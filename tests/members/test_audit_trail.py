@@ -68,7 +68,7 @@ def test_fee_import_cannot_lower_what_was_paid_and_writes_nothing(db, staff):
     ]
     result = _import(FeeResource(), rows, FEE_HEADERS, user=staff)
     report = "\n".join(import_report(result))
-    assert "第 2 行" in report and "已登记缴纳 1000.00 元" in report
+    assert "第 3 行" in report and "已登记缴纳 1000.00 元" in report
     assert MembershipFee.objects.count() == 1
     assert not AuditEntry.objects.exists() and not FeePayment.objects.exists()
 

@@ -1,10 +1,10 @@
 import io
 
 import tablib
-from django.core.files.uploadedfile import SimpleUploadedFile
 
 from members.models import MemberCompany, MembershipFee
 from members.resources import CompanyResource, FeeResource, import_report
+from tests.jobs import admin_import
 from tests.spreadsheets import body
 
 from .factories import CompanyFactory, make_uscc
@@ -54,11 +54,12 @@ def test_any_bad_row_reports_every_bad_row_and_writes_nothing(db):
     report = "\n".join(import_report(result))
     assert MemberCompany.objects.count() == 1  # only the factory's
     assert MemberCompany.objects.get() == existing
-    assert "第 2 行" in report and "18 位" in report
-    assert "第 3 行" in report and "未知的省份“火星”" in report
-    assert "第 4 行" in report and "未知的行业门类“Z”" in report
-    assert "第 6 行" in report and "统一社会信用代码重复：第 5 行也是" in report
-    assert "第 1 行" not in report and "第 5 行:" not in report
+    # Rows as the spreadsheet numbers them: the header is row 1, the first data row 2.
+    assert "第 3 行" in report and "18 位" in report
+    assert "第 4 行" in report and "未知的省份“火星”" in report
+    assert "第 5 行" in report and "未知的行业门类“Z”" in report
+    assert "第 7 行" in report and "统一社会信用代码重复：第 6 行也是" in report
+    assert "第 2 行" not in report and "第 6 行:" not in report
 
 
 def test_missing_columns_are_reported(db):
@@ -81,13 +82,8 @@ def test_existing_code_updates_the_company(db):
 def test_admin_import_shows_row_errors_and_writes_nothing(client, staff):
     csv = "name,uscc,province,industry_section,size_band,level\n甲,123,42,C,small,ordinary\n"
     client.force_login(staff)
-    response = client.post(
-        "/admin/members/membercompany/import/",
-        {
-            "resource": "0",
-            "format": "0",
-            "import_file": SimpleUploadedFile("c.csv", csv.encode("utf-8")),
-        },
+    response = admin_import(
+        client, "/admin/members/membercompany/import/", csv.encode("utf-8"), name="c.csv"
     )
     assert response.status_code == 200
     html = response.content.decode()
@@ -132,9 +128,9 @@ def test_fee_import_validates_amounts_and_company(db):
     result = _import(_dataset(rows, headers), FeeResource())
     report = "\n".join(import_report(result))
     assert not MembershipFee.objects.exists()
-    assert "第 2 行" in report and "没有会员单位的统一社会信用代码是" in report
-    assert "第 3 行" in report
-    assert "第 4 行" in report and "减免金额不能超过应缴金额" in report
+    assert "第 3 行" in report and "没有会员单位的统一社会信用代码是" in report
+    assert "第 4 行" in report
+    assert "第 5 行" in report and "减免金额不能超过应缴金额" in report
     result = _import(_dataset(rows[:1], headers), FeeResource())
     assert not result.has_validation_errors()
     assert MembershipFee.objects.get().status == "paid"

@@ -11,6 +11,7 @@ from cqa_portal.core.models import AuditEntry
 from pledges.exports import ConfirmedSignatureResource, SignatureResource
 from pledges.models import AllianceMember, CoSignature, OpenLetter, Signature
 from tests.factories import StaffFactory
+from tests.jobs import admin_import, confirm_import
 from tests.spreadsheets import body
 
 from .factories import AllianceFactory, AllianceMemberFactory, SignatureFactory
@@ -248,11 +249,8 @@ def test_cosign_honeypot(client):
 
 
 def _upload(client, content: bytes, name="members.csv", format_index=0):
-    upload = io.BytesIO(content)
-    upload.name = name
-    return client.post(
-        "/admin/pledges/alliancemember/import/",
-        {"import_file": upload, "format": format_index, "resource": 0},
+    return admin_import(
+        client, "/admin/pledges/alliancemember/import/", content, name=name, fmt=format_index
     )
 
 
@@ -268,14 +266,14 @@ def test_alliance_member_import_reports_bad_rows_with_numbers_and_writes_nothing
     response = _upload(staff_client, content)
     assert response.status_code == 200
     html = response.content.decode()
-    result = response.context["result"]
-    errors = {row.number: row.error_dict for row in result.invalid_rows}
-    assert set(errors) == {2, 3}
-    assert set(errors[2]) == {"name"}
-    assert set(errors[3]) == {"alliance", "website", "joined_on"}
+    problems = response.context["report"]["problems"]
+    columns: dict[int, set] = {}
+    for problem in problems:  # rows as the spreadsheet numbers them: the header is row 1
+        columns.setdefault(problem["row"], set()).add(problem["column"])
+    assert columns == {3: {"name"}, 4: {"alliance", "website", "joined_on"}}
     assert "没有网址名称为“no-such-alliance”的联盟。" in html
     assert "此字段不能为空。" in html
-    assert "confirm_form" not in response.context or not response.context["confirm_form"]
+    assert not response.context["can_confirm"]
     assert AllianceMember.objects.count() == 1
 
 
@@ -288,9 +286,7 @@ def test_alliance_member_import_and_export_round_trip(staff_client):
     ).encode()
     preview = _upload(staff_client, content)
     assert preview.status_code == 200
-    form = preview.context["confirm_form"]
-    response = staff_client.post("/admin/pledges/alliancemember/process_import/", form.initial)
-    assert response.status_code == 302
+    confirm_import(staff_client, preview)
     assert list(alliance.members.values_list("name", "is_sample")) == [
         ("新协会甲", False),
         ("新协会乙", True),

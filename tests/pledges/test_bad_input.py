@@ -8,7 +8,6 @@ from urllib.parse import quote
 import pytest
 import tablib
 from django.core import signing
-from django.core.files.uploadedfile import SimpleUploadedFile
 from hypothesis import event, given
 from hypothesis import strategies as st
 
@@ -26,6 +25,7 @@ from tests.hostile import (
     page_import_errors,
 )
 from tests.hostile import xlsx as _xlsx
+from tests.jobs import admin_import, confirm_import
 
 from .factories import (
     PILOT_USCC,
@@ -372,9 +372,8 @@ def test_alliance_member_import_never_raises_and_is_all_or_nothing(db, rows):
 
 
 def _admin_import(client, content: bytes, name="members.csv", fmt="0"):
-    return client.post(
-        "/admin/pledges/alliancemember/import/",
-        {"resource": "0", "format": fmt, "import_file": SimpleUploadedFile(name, content)},
+    return admin_import(
+        client, "/admin/pledges/alliancemember/import/", content, name=name, fmt=fmt
     )
 
 
@@ -387,12 +386,9 @@ def test_admin_import_reads_gbk_csv(staff_client):
     response = _admin_import(staff_client, csv.encode("gbk"))
     html = response.content.decode()
     assert response.status_code == 200
-    assert "确认导入" in html and "湖北省质量协会" in html
+    assert "确认导入" in html and response.context["report"]["totals"]["new"] == 1
     assert not AllianceMember.objects.exists()  # nothing before confirmation
-    confirm = staff_client.post(
-        "/admin/pledges/alliancemember/process_import/", response.context["confirm_form"].initial
-    )
-    assert confirm.status_code == 302
+    confirm_import(staff_client, response)
     assert AllianceMember.objects.get().short_name == "鄂质协"
 
 
@@ -438,28 +434,30 @@ def test_admin_import_of_broken_files_shows_a_message_and_writes_nothing(staff_c
     assert errors, html[-3000:]
     for error in errors:
         assert_chinese(error, [content.decode("utf-8", "replace")])
-    assert not response.context.get("confirm_form")
+    assert not response.context.get("can_confirm")
     assert not AllianceMember.objects.exists()
 
 
-@pytest.mark.parametrize(
-    "override",
-    [{}, {"format": "abc"}, {"format": "7"}, {"import_file_name": "../../etc/passwd"}],
-    ids=["again", "bad-format", "no-such-format", "other-file"],
-)
-def test_admin_import_confirmed_twice_or_altered_gets_a_message(staff_client, override):
+def test_admin_import_confirmed_twice_imports_once(staff_client):
     AllianceFactory(slug="resumption-alliance")
     csv = "alliance,name,joined_on\nresumption-alliance,湖北省质量协会,2020-03-13\n"
     preview = _admin_import(staff_client, csv.encode())
-    data = {**preview.context["confirm_form"].initial}
-    if not override:
-        staff_client.post("/admin/pledges/alliancemember/process_import/", data)
-    count = AllianceMember.objects.count()
-    response = staff_client.post(
-        "/admin/pledges/alliancemember/process_import/", {**data, **override}, follow=True
-    )
+    first = confirm_import(staff_client, preview)
+    assert AllianceMember.objects.count() == 1
+    second = confirm_import(staff_client, preview)  # double click, back button
+    assert second.context["job"].pk == first.context["job"].pk
+    assert AllianceMember.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    "data",
+    [{}, {"format": "abc"}, {"format": "7"}, {"import_file_name": "../../etc/passwd"}],
+    ids=["empty", "bad-format", "no-such-format", "other-file"],
+)
+def test_old_or_altered_confirmation_forms_get_a_message(staff_client, data):
+    response = staff_client.post("/admin/pledges/alliancemember/process_import/", data, follow=True)
     assert response.status_code == 200
-    assert AllianceMember.objects.count() == count
+    assert not AllianceMember.objects.exists()
     assert any(CJK.search(str(m)) for m in response.context["messages"])
 
 
@@ -471,7 +469,7 @@ def test_admin_import_refuses_too_many_rows_at_once(staff_client):
     html = response.content.decode()
     assert "文件有 1001 行" in html and "1000" in html
     assert "import-error-li" not in html  # one message for the file, none per row
-    assert not response.context.get("confirm_form")
+    assert not response.context.get("can_confirm")
     assert not AllianceMember.objects.exists()
 
 
@@ -526,7 +524,7 @@ def test_admin_import_of_broken_workbooks_shows_a_message_and_writes_nothing(sta
     assert errors, html[-3000:]
     for error in errors:
         assert_chinese(error)
-    assert not response.context.get("confirm_form")
+    assert not response.context.get("can_confirm")
     assert not AllianceMember.objects.exists()
 
 

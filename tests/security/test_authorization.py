@@ -13,6 +13,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from cqa_portal.core.models import Job
 from members import services as member_services
 from tests.courses.factories import SessionFactory
 from tests.factories import StaffFactory
@@ -109,6 +110,16 @@ RULES: dict[str, tuple[str | None, object, object, object, object]] = {
     "surveys:staff_refresh": ("survey", 405, 405, 405, 405),
     "surveys:export_responses": ("survey_csv", ADMIN, ADMIN, ADMIN, 200),
     "surveys:export_summary": ("survey", ADMIN, ADMIN, ADMIN, 200),
+    # background jobs: staff only, each staff member their own (this one is another's)
+    "core:jobs": (None, ADMIN, ADMIN, ADMIN, 200),
+    "core:job": ("job", ADMIN, ADMIN, ADMIN, 404),
+    "core:job_download": ("job", ADMIN, ADMIN, ADMIN, 404),
+    "core:job_bad_rows": ("job_csv", ADMIN, ADMIN, ADMIN, 404),
+    "core:job_confirm": ("job", 405, 405, 405, 405),
+    "surveys:staff_fairness": (None, ADMIN, ADMIN, ADMIN, 200),
+    "courses:staff_demand": (None, ADMIN, ADMIN, ADMIN, 200),
+    "core:programme_report": (None, ADMIN, ADMIN, ADMIN, 200),
+    "core:programme_report_document": (None, ADMIN, ADMIN, ADMIN, 200),
 }
 
 
@@ -159,6 +170,10 @@ def world(db):
     )
     initiative = InitiativeFactory()
     AllianceFactory()
+    job = Job.objects.create(
+        kind="core.import_check", owner=StaffFactory(), title="x", status=Job.Status.DONE,
+        report={"bad_rows": [[2, ["x"], "bad"]]},
+    )  # fmt: skip
     invitation = member_services.invitation_create(
         company=a.company, email="new@example.com", actor=a.user
     )
@@ -177,6 +192,8 @@ def world(db):
             "relief": {"pk": relief.pk},
             "document": {"pk": relief.pk, "doc_pk": document.pk},
             "response": {"pk": response.pk},
+            "job": {"pk": job.pk},
+            "job_csv": {"pk": job.pk, "fmt": "csv"},
         },
     }
 

@@ -11,6 +11,7 @@ from openpyxl import load_workbook
 from surveys import services
 from surveys.models import Survey
 from tests.factories import StaffFactory
+from tests.jobs import job_file
 from tests.spreadsheets import body
 
 from .factories import COMPLETE, CompanyFactory, covid_survey, file_response, member_user
@@ -155,18 +156,18 @@ def filed(survey):
 
 def test_responses_csv(client, survey, filed):
     client.force_login(StaffFactory())
-    response = client.get(f"/surveys/{survey.slug}/staff/export/responses.csv")
+    response = job_file(client, f"/surveys/{survey.slug}/staff/export/responses.csv")
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
     text = body(response).decode("utf-8-sig")
     rows = list(csv.reader(io.StringIO(text)))
     header, data = rows[0], rows[1:]
-    assert header[:2] == ["企业名称", "统一社会信用代码"]
+    assert header[:2] == ["单位", "统一社会信用代码"]
     assert len(data) == 2  # drafts are not exported
     by_company = {row[0]: dict(zip(header, row, strict=True)) for row in data}
     evil = by_company['\'=HYPERLINK("http://evil")']
     assert evil["省份"] == "湖北省"
-    areas = [h for h in header if h.startswith("impact_areas ")]
+    areas = [h for h in header if h.startswith("2. ")]  # impact_areas
     assert len(areas) == 8  # seven options and the "other" details
     assert evil[next(h for h in areas if h.endswith("销售"))] == "1"
     assert evil[next(h for h in areas if h.endswith("成本上升"))] == "0"
@@ -178,7 +179,7 @@ def test_responses_csv(client, survey, filed):
 
 def test_responses_xlsx(client, survey, filed):
     client.force_login(StaffFactory())
-    response = client.get(f"/surveys/{survey.slug}/staff/export/responses.xlsx")
+    response = job_file(client, f"/surveys/{survey.slug}/staff/export/responses.xlsx")
     assert response.status_code == 200
     sheet = load_workbook(io.BytesIO(body(response))).active
     values = [[c.value for c in row] for row in sheet.iter_rows()]
@@ -190,18 +191,19 @@ def test_responses_xlsx(client, survey, filed):
         for c in row:
             assert c.data_type != "f", c.value  # no formulas at all
     assert cell.data_type == "s"
-    number_column = values[0].index(next(h for h in values[0] if h.startswith("staff_back_pct")))
+    number_column = values[0].index(next(h for h in values[0] if h.startswith("5. ")))
     assert values[1][number_column] == 60
 
 
 def test_unknown_format_is_404(client, survey):
     client.force_login(StaffFactory())
     assert client.get(f"/surveys/{survey.slug}/staff/export/responses.pdf").status_code == 404
+    assert client.post(f"/surveys/{survey.slug}/staff/export/responses.pdf").status_code == 404
 
 
 def test_summary_xlsx(client, survey, filed):
     client.force_login(StaffFactory())
-    response = client.get(f"/surveys/{survey.slug}/staff/export/summary.xlsx")
+    response = job_file(client, f"/surveys/{survey.slug}/staff/export/summary.xlsx")
     assert response.status_code == 200
     workbook = load_workbook(io.BytesIO(body(response)))
     assert len(workbook.sheetnames) >= 6

@@ -12,6 +12,7 @@ from .delivery import (
     RETRY_BACKOFF,
     message_id_header,
     outbox_due_ids,
+    outbox_expire,
     outbox_purge,
     outbox_retry,
     outbox_send,
@@ -19,6 +20,7 @@ from .delivery import (
     outbox_sweep,
 )
 from .outbox import mail_opt_out, outbox_dispatch, outbox_enqueue, outbox_enqueue_many
+from .staff_notices import staff_notice_record, staff_notices_send
 
 __all__ = [
     "RETRY_BACKOFF",
@@ -33,10 +35,13 @@ __all__ = [
     "outbox_due_ids",
     "outbox_enqueue",
     "outbox_enqueue_many",
+    "outbox_expire",
     "outbox_purge",
     "outbox_retry",
     "outbox_send",
     "outbox_send_many",
     "outbox_sweep",
+    "staff_notice_record",
+    "staff_notices_send",
     "user_language_set",
 ]

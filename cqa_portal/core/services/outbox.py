@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
 from django.core.mail import BadHeaderError
 from django.db import transaction
@@ -31,11 +32,13 @@ def _outbox_row(message: dict, checked: dict[str, str]) -> OutboxMessage:
         language=mail.mail_language(message.get("language") or translation.get_language()),
         list_kind=message.get("list_kind", ""),
         attachment=message.get("attachment", ""),
+        deadline=message.get("deadline"),
     )
 
 
 _ROW_FIELDS = (
     "purpose", "to", "subject", "body", "html_body", "language", "list_kind", "attachment",
+    "deadline",
 )  # fmt: skip
 
 
@@ -51,6 +54,7 @@ def outbox_enqueue(
     language: str = "",
     list_kind: str = "",
     attachment: str = "",
+    deadline: datetime | None = None,
     send_now: bool = True,
 ) -> OutboxMessage:
     """Write one mail to the outbox, once per ``key``; send it after commit.
@@ -61,6 +65,8 @@ def outbox_enqueue(
     is written in it. A mail that cannot be built (a line break in the subject, an invalid
     address) raises PortalError and writes nothing. ``list_kind`` and ``attachment``: see
     ``outbox_enqueue_many`` (opt-outs are honoured there, by the bulk senders, only).
+    ``deadline``: a mail that makes sense only until then ("starts in one hour", "today") is
+    never sent after it; every sender marks it expired instead.
     """
     row = _outbox_row(
         {
@@ -73,6 +79,7 @@ def outbox_enqueue(
             "language": language,
             "list_kind": list_kind,
             "attachment": attachment,
+            "deadline": deadline,
         },
         {},
     )
@@ -104,7 +111,7 @@ def outbox_enqueue_many(*, messages: Iterable[dict], batch_size: int = 500) -> l
     A bulk mail names its ``list_kind`` (``mail.LIST_KINDS``): it is not written for a
     recipient who opted out of that kind, and it is sent with one-click unsubscribe headers.
     ``attachment`` is a reference the outbox turns into an attachment at send time
-    (``mail.register_attachment``), so rows stay small.
+    (``mail.register_attachment``), so rows stay small. ``deadline``: see ``outbox_enqueue``.
     """
     ids: list[int] = []
     batch: list[OutboxMessage] = []
