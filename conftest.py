@@ -178,6 +178,17 @@ def page(chromium_path, live_server):
 
 
 @pytest.fixture
+def admin_user(admin_user):
+    """pytest-django's superuser, who has accepted the current privacy notice (else every page
+    outside the admin asks for it first, see core.middleware.PrivacyNoticeMiddleware)."""
+    from cqa_portal.core import privacy
+
+    admin_user.privacy_consent_version = privacy.version()
+    admin_user.save(update_fields=["privacy_consent_version"])
+    return admin_user
+
+
+@pytest.fixture
 def staff_client(client, db):
     """The test client logged in as association staff."""
     from tests.factories import StaffFactory

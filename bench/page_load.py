@@ -72,6 +72,7 @@ MEMBER_EMAIL = "bench-page-load@example.com"
 def seed() -> dict:
     from datetime import timedelta
 
+    from django.conf import settings
     from django.contrib.auth import get_user_model
     from django.contrib.sessions.backends.db import SessionStore
     from django.db import connection, transaction
@@ -127,7 +128,11 @@ def seed() -> dict:
             cursor.execute("ANALYZE")
         company = MemberCompany.objects.get(pk=company_ids[0])
         user = get_user_model().objects.create_user(
-            username="bench-page-load", email=MEMBER_EMAIL, password=None
+            username="bench-page-load",
+            email=MEMBER_EMAIL,
+            password=None,
+            # Accepted the current privacy notice (else every page asks for it first).
+            privacy_consent_version=settings.PRIVACY_NOTICE_VERSION,
         )
         CompanyMembership.objects.create(user=user, company=company, role="admin")
         MembershipFee.objects.create(

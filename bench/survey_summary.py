@@ -1,33 +1,43 @@
-"""The impact-survey summary over 100,000 responses on PostgreSQL.
+"""The impact-survey summary and cross-tabs on PostgreSQL, at 100,000 and 1,000,000 responses.
 
-Limit (issue 5): producing the summary takes a fixed number of queries (the same for 1,000 and
-100,000 responses) and no more than 2x the time of hand-written SQL computing the same figures,
-measured in the same run. Also reported: a plain COUNT(*) over the answers table, and a plain
-Python loop over every answer computing the same counts (what survey tools that time out do).
+Limits (issue 13, and issue 5 before it):
 
-The data (companies, responses, about a million answers) is loaded with COPY inside a transaction
-that is rolled back at the end, so the database is left as it was. Prints a table, then one JSON
-object as the last line. Usage: python bench/survey_summary.py [responses]
+- the full summary (every question broken down by region, province, industry section and
+  division, and size) takes the same number of queries at 1,000 and 100,000 responses, and no
+  more than 2x hand-written SQL computing the same figures from the answers (issue 5);
+- a staff cross-tab of two questions, at 100,000 responses, within 1.5x of hand-written SQL
+  computing the same table (two pairs: single × multiple choice, number bands × months);
+- the full summary under 2 s at 1,000,000 responses (about 7.7 million answers).
+
+The summary reads the tally (``surveys.tally``: cells kept up to date as responses are filed);
+data written here with SQL is counted into it once with ``tally_rebuild``, whose time is
+reported too. Data is generated inside PostgreSQL (``_survey_data``: INSERT … SELECT
+generate_series) in transactions that are rolled back, so the database is left as it was. Prints
+a table, then one JSON object as the last line. Usage: python bench/survey_summary.py [big]
+(``big`` = responses of the second phase, 1,000,000 unless given; 0 skips it).
 """
 
 import io
 import json
-import random
 import statistics
 import sys
 import time
 from collections import Counter
 
+import _survey_data as generated
 from _setup import Rollback, django_setup
 
-RESPONSES = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
+RESPONSES = 100_000
+BIG = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
 SMALL = 1_000
-DRAFTS = RESPONSES // 20
 REPEAT = 3
-LIMIT = 2.0
+SUMMARY_LIMIT = 2.0  # x hand-written SQL (issue 5)
+CROSSTAB_LIMIT = 1.5  # x hand-written SQL
+BIG_LIMIT_SECONDS = 2.0
 
 AREAS = ["staff_returning", "manufacturing", "sales", "construction", "raw_materials", "costs"]
 NEEDS = ["training", "policies", "publicity"]
+PAIRS = [("impact_degree", "needs"), ("staff_back_pct", "full_resumption_date")]
 
 
 def copy(cursor, table: str, columns: list[str], rows) -> None:
@@ -111,68 +121,55 @@ def load(cursor, survey, companies: list[int], count: int, drafts: int, rng) -> 
     return len(answers)
 
 
-def handwritten(cursor, survey) -> dict:
-    """The same figures as compute_summary, as plain SQL."""
-    from surveys.models import Answer, Response
-
-    answer, response = Answer._meta.db_table, Response._meta.db_table
-    numbers = list(survey.questions.filter(kind="number").values_list("pk", flat=True))
-    dates = list(survey.questions.filter(kind="date").values_list("pk", flat=True))
-    multiple = list(survey.questions.filter(kind="multiple").values_list("pk", flat=True))
-    out = {}
+def handwritten_summary(cursor, survey) -> dict:
+    """The summary's figures computed from the answers by hand: the survey's questions and
+    options, active members, group sizes, answered counts, and every answer counted by
+    question, value (option, band of 20 for the 0–100 number, month) and all five group
+    columns, in one GROUP BY; number statistics with percentile_cont."""
     cursor.execute(
-        'SELECT id FROM surveys_question WHERE survey_id = %s ORDER BY "order"', [survey.pk]
+        'SELECT id, kind FROM surveys_question WHERE survey_id = %s ORDER BY "order"', [survey.pk]
     )
-    cursor.fetchall()
+    kinds = dict(cursor.fetchall())
+    multiple = [q for q, k in kinds.items() if k == "multiple"]
+    numbers = [q for q, k in kinds.items() if k == "number"]
     cursor.execute(
         "SELECT o.id FROM surveys_questionoption o JOIN surveys_question q ON q.id = o.question_id"
         " WHERE q.survey_id = %s",
         [survey.pk],
     )
     cursor.fetchall()
-    cursor.execute(
-        "SELECT c.question_id, c.questionoption_id FROM surveys_question_condition_options c "
-        "JOIN surveys_question q ON q.id = c.question_id WHERE q.survey_id = %s",
-        [survey.pk],
-    )
-    cursor.fetchall()
     cursor.execute("SELECT count(*) FROM members_membercompany WHERE status = 'active'")
-    out["members"] = cursor.fetchone()
-    cursor.execute(
-        "SELECT r.region_group, r.industry_section, r.industry_division, count(*), "  # noqa: S608
-        f"count(*) FILTER (WHERE c.status = 'active') FROM {response} r "
-        "JOIN members_membercompany c ON c.id = r.company_id "
-        "WHERE r.survey_id = %s AND r.status = 'submitted' GROUP BY 1, 2, 3",
-        [survey.pk],
-    )
-    out["groups"] = cursor.fetchall()
+    out = {"members": cursor.fetchone()[0]}
+    groups = "r.region_group, r.province, r.industry_section, r.industry_division, r.size_band"
     join = (
-        f"FROM {answer} a JOIN {response} r ON r.id = a.response_id "
+        "FROM surveys_answer a JOIN surveys_response r ON r.id = a.response_id "
         "WHERE r.survey_id = %s AND r.status = 'submitted'"
     )
     cursor.execute(
-        "SELECT a.question_id, count(*), "  # noqa: S608
-        f"count(DISTINCT a.response_id) FILTER (WHERE a.question_id = ANY(%s)) {join} GROUP BY 1",
-        [multiple, survey.pk],
+        f"SELECT {groups}, count(*), count(*) FILTER (WHERE c.status = 'active') "  # noqa: S608
+        "FROM surveys_response r JOIN members_membercompany c ON c.id = r.company_id "
+        "WHERE r.survey_id = %s AND r.status = 'submitted' GROUP BY 1, 2, 3, 4, 5",
+        [survey.pk],
     )
-    out["answered"] = {q: (d if q in multiple else n) for q, n, d in cursor.fetchall()}
+    out["groups"] = cursor.fetchall()
     cursor.execute(
-        "SELECT r.region_group, r.industry_section, r.industry_division, a.question_id, "  # noqa: S608
-        f"a.option_id, count(*), count(*) FILTER (WHERE a.text <> '') {join} "
-        "AND a.option_id IS NOT NULL GROUP BY 1, 2, 3, 4, 5",
+        f"SELECT a.question_id, {groups}, count(DISTINCT a.response_id) {join} "  # noqa: S608
+        "AND a.question_id = ANY(%s) GROUP BY 1, 2, 3, 4, 5, 6",
+        [survey.pk, multiple],
+    )
+    cursor.fetchall()
+    cursor.execute(
+        f"SELECT a.question_id, a.option_id, least(floor(a.number / 20), 4), "  # noqa: S608
+        f"date_trunc('month', a.date), {groups}, count(*), count(*) FILTER (WHERE a.text <> '') "
+        f"{join} GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9",
         [survey.pk],
     )
     out["options"] = Counter()
-    for *_groups, _question, option_id, count, _texts in cursor.fetchall():
-        out["options"][option_id] += count
+    for _question, option_id, *_rest, n, _texts in cursor.fetchall():
+        if option_id is not None:
+            out["options"][option_id] += n
     cursor.execute(
-        f"SELECT a.question_id, date_trunc('month', a.date), count(*) {join} "  # noqa: S608
-        "AND a.question_id = ANY(%s) AND a.date IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2",
-        [survey.pk, dates],
-    )
-    out["months"] = cursor.fetchall()
-    cursor.execute(
-        f"SELECT a.question_id, count(a.number), avg(a.number), min(a.number), max(a.number), "
+        "SELECT a.question_id, count(a.number), avg(a.number), min(a.number), max(a.number), "
         "percentile_cont(0.25) WITHIN GROUP (ORDER BY a.number), "
         "percentile_cont(0.5) WITHIN GROUP (ORDER BY a.number), "
         "percentile_cont(0.75) WITHIN GROUP (ORDER BY a.number) "
@@ -183,56 +180,49 @@ def handwritten(cursor, survey) -> dict:
     return out
 
 
-def python_loop(survey) -> dict:
-    """Every answer into Python, and the same figures counted there."""
-    from collections import defaultdict
+def _value_sql(alias: str, kind: str) -> str:
+    if kind in ("single", "multiple"):
+        return f"{alias}.option_id::text"
+    if kind == "number":  # the five bands of 20 of a 0–100 question, the last one closed
+        return f"least(floor({alias}.number / 20), 4)::text"
+    return f"to_char({alias}.date, 'YYYY-MM')"
 
-    from surveys.models import Answer
 
-    single = set(survey.questions.filter(kind="single").values_list("pk", flat=True))
-    options, texts, groups = Counter(), Counter(), Counter()
-    answered = defaultdict(set)
-    crosstabs = {name: Counter() for name in ("region", "industry", "division")}
-    numbers = defaultdict(list)
-    seen = set()
-    rows = (
-        Answer.objects.filter(response__survey=survey, response__status="submitted")
-        .values_list(
-            "response_id",
-            "question_id",
-            "option_id",
-            "number",
-            "text",
-            "response__region_group",
-            "response__industry_section",
-            "response__industry_division",
-        )
-        .iterator(chunk_size=10_000)
+def handwritten_cross_tab(cursor, survey, rows, columns) -> dict:
+    """The same table as ``summary.cross_tab`` by hand: options, cells, row and column totals
+    (companies that answered both) and the grand total."""
+    cursor.execute(
+        "SELECT id, question_id, code FROM surveys_questionoption WHERE question_id IN (%s, %s)",
+        [rows.pk, columns.pk],
     )
-    for response_id, question_id, option_id, number, text, region, section, division in rows:
-        answered[question_id].add(response_id)
-        if response_id not in seen:
-            seen.add(response_id)
-            for name, group in (("region", region), ("industry", section), ("division", division)):
-                if group:
-                    groups[(name, group)] += 1
-        if option_id is not None:
-            options[option_id] += 1
-            if text:
-                texts[question_id] += 1
-            if question_id in single:
-                for name, group in (
-                    ("region", region), ("industry", section), ("division", division)
-                ):  # fmt: skip
-                    if group:
-                        crosstabs[name][(group, question_id, option_id)] += 1
-        elif number is not None:
-            numbers[question_id].append(float(number))
-    stats = {}
-    for question_id, values in numbers.items():
-        q1, median, q3 = statistics.quantiles(values, n=4, method="inclusive")
-        stats[question_id] = (len(values), statistics.fmean(values), min(values), q1, median, q3)
-    return {"options": options, "answered": {q: len(r) for q, r in answered.items()}}
+    cursor.fetchall()
+    r, c = _value_sql("a", rows.kind), _value_sql("b", columns.kind)
+    base = (
+        "FROM surveys_answer a JOIN surveys_response s ON s.id = a.response_id "
+        "WHERE s.survey_id = %s AND s.status = 'submitted' AND a.question_id = %s"
+    )
+    cursor.execute(
+        f"SELECT {r}, {c}, count(*) {base.replace('WHERE', 'JOIN surveys_answer b ON b.response_id = a.response_id WHERE')} "  # noqa: E501, S608
+        "AND b.question_id = %s GROUP BY 1, 2",
+        [survey.pk, rows.pk, columns.pk],
+    )
+    cells = {(x, y): n for x, y, n in cursor.fetchall()}
+    totals = []
+    for question, other in ((rows, columns), (columns, rows)):
+        cursor.execute(
+            f"SELECT {_value_sql('a', question.kind)}, count(*) {base} AND EXISTS ("  # noqa: S608
+            "SELECT 1 FROM surveys_answer b WHERE b.response_id = a.response_id "
+            "AND b.question_id = %s) GROUP BY 1",
+            [survey.pk, question.pk, other.pk],
+        )
+        totals.append(dict(cursor.fetchall()))
+    cursor.execute(
+        "SELECT count(*) FROM surveys_response s WHERE s.survey_id = %s AND s.status = 'submitted' "
+        "AND EXISTS (SELECT 1 FROM surveys_answer a WHERE a.response_id = s.id AND a.question_id = %s) "  # noqa: E501
+        "AND EXISTS (SELECT 1 FROM surveys_answer a WHERE a.response_id = s.id AND a.question_id = %s)",  # noqa: E501
+        [survey.pk, rows.pk, columns.pk],
+    )
+    return {"cells": cells, "rows": totals[0], "columns": totals[1], "total": cursor.fetchone()[0]}
 
 
 def timed(function, *args) -> tuple[float, object]:
@@ -244,110 +234,166 @@ def timed(function, *args) -> tuple[float, object]:
     return statistics.median(times), result
 
 
-def main() -> dict:
-    django_setup()
+def _install(name):
     from datetime import timedelta
 
-    from django.db import connection, transaction
-    from django.test.utils import CaptureQueriesContext
     from django.utils import timezone
 
-    from members.models import MemberCompany, MembershipLevel
     from surveys import covid
-    from surveys.models import Answer, Question, QuestionOption, Survey
-    from surveys.summary import compute_summary
+    from surveys.models import Question, QuestionOption, Survey
+
+    now = timezone.now()
+    return covid.install(
+        Survey, Question, QuestionOption, opens_at=now, closes_at=now + timedelta(days=30),
+        slug=f"bench-{name}",
+    )  # fmt: skip
+
+
+def _generate(cursor, name: str, count: int, prefix: str) -> tuple[object, int]:
+    from members.models import MembershipLevel
+
+    level = MembershipLevel.objects.get(code="ordinary").pk
+    drafts = count // 20
+    ids = generated.companies(cursor, count=count + drafts, level_id=level, prefix=prefix)
+    survey = _install(name)
+    answers = generated.responses(cursor, survey, company_ids=ids, count=count, drafts=drafts)
+    return survey, answers
+
+
+def phase_100k() -> dict:
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+
+    from surveys.models import QuestionOption
+    from surveys.summary import compute_summary, cross_tab
+    from surveys.tally import tally_rebuild
 
     figures = {}
-    rng = random.Random(5)
     try:
-        with transaction.atomic():
-            now = timezone.now()
-            level = MembershipLevel.objects.get(code="ordinary").pk
-            companies = RESPONSES + DRAFTS
-            with connection.cursor() as cursor:
-                copy(
-                    cursor,
-                    MemberCompany._meta.db_table,
-                    ["name", "name_en", "uscc", "uscc_needs_review", "province",
-                     "industry_section", "industry_division", "size_band", "level_id", "status",
-                     "address", "postal_code", "contact_name", "contact_phone", "contact_email",
-                     "created_at", "updated_at"],
-                    (
-                        (f"基准企业{i}", "", f"B{i:017d}", "f", "11", "C", "", "medium", level,
-                         "active", "", "", "", "", "", now.isoformat(), now.isoformat())
-                        for i in range(companies)
-                    ),
-                )  # fmt: skip
-                cursor.execute(
-                    "SELECT id FROM members_membercompany WHERE uscc LIKE 'B%%' ORDER BY id"
-                )
-                company_ids = [r[0] for r in cursor.fetchall()]
-                big, small = (
-                    covid.install(
-                        Survey, Question, QuestionOption, opens_at=now,
-                        closes_at=now + timedelta(days=30), slug=f"bench-{name}",
-                    )
-                    for name in ("big", "small")
-                )  # fmt: skip
-                load_start = time.perf_counter()
-                answers = load(cursor, big, company_ids, RESPONSES, DRAFTS, rng)
-                load(cursor, small, company_ids, SMALL, 0, rng)
-                cursor.execute("ANALYZE")
-                figures["load_seconds"] = round(time.perf_counter() - load_start, 1)
+        with transaction.atomic(), connection.cursor() as cursor:
+            start = time.perf_counter()
+            big, answers = _generate(cursor, "big", RESPONSES, "B")
+            small, _ = _generate(cursor, "small", SMALL, "S")
+            cursor.execute("ANALYZE")
+            figures["load_seconds"] = round(time.perf_counter() - start, 1)
+            start = time.perf_counter()
+            tally_rebuild(big)
+            figures["tally_rebuild_seconds"] = round(time.perf_counter() - start, 2)
+            tally_rebuild(small)
+            cursor.execute("ANALYZE surveys_tallycell")
 
             with CaptureQueriesContext(connection) as small_queries:
                 compute_summary(small)
             with CaptureQueriesContext(connection) as big_queries:
                 summary = compute_summary(big)
             t_summary, _ = timed(compute_summary, big)
-            with connection.cursor() as cursor:
-                t_sql, hand = timed(handwritten, cursor, big)
-                start = time.perf_counter()
-                for _ in range(REPEAT):
-                    cursor.execute(f"SELECT count(*) FROM {Answer._meta.db_table}")  # noqa: S608
-                    cursor.fetchone()
-                t_count = (time.perf_counter() - start) / REPEAT
-            start = time.perf_counter()
-            loop = python_loop(big)
-            t_loop = time.perf_counter() - start
-
-            # The ORM summary and the hand-written SQL agree.
-            by_option = {
-                (q["code"], o["code"]): o["count"]
-                for q in summary["questions"]
-                for o in q.get("options", [])
-            }
+            t_sql, hand = timed(handwritten_summary, cursor, big)
             ids = {
                 (o.question.code, o.code): o.pk
                 for o in QuestionOption.objects.filter(question__survey=big).select_related(
                     "question"
                 )
             }
-            for key, count in by_option.items():
-                assert hand["options"].get(ids[key], 0) == count, key
-                assert loop["options"].get(ids[key], 0) == count, key
-            for question in summary["questions"]:
-                assert hand["answered"].get(question["id"], 0) == question["answered"]
+            for q in summary["questions"]:
+                for o in q.get("options", []):
+                    assert hand["options"].get(ids[(q["code"], o["code"])], 0) == o["count"]
             assert summary["totals"]["responses"] == RESPONSES
-
-            ratio = t_summary / t_sql
             figures.update(
                 {
                     "responses": RESPONSES,
                     "answers": answers,
                     "summary_seconds": round(t_summary, 3),
-                    "handwritten_sql_seconds": round(t_sql, 3),
-                    "count_star_seconds": round(t_count, 4),
-                    "python_loop_seconds": round(t_loop, 2),
+                    "handwritten_summary_seconds": round(t_sql, 3),
+                    "summary_ratio": round(t_summary / t_sql, 3),
+                    "summary_ratio_to_limit": round(t_summary / t_sql / SUMMARY_LIMIT, 3),
                     "queries_at_small": len(small_queries),
                     "queries_at_full": len(big_queries),
-                    "fixed_queries": len(small_queries) == len(big_queries),
-                    "ratio_to_count_star": round(t_summary / t_count, 1),
-                    "python_loop_vs_summary": round(t_loop / t_summary, 1),
-                    "ratio": round(ratio, 2),
-                    "limit_ratio": LIMIT,
-                    "ratio_to_limit": round(ratio / LIMIT, 2),
-                    "within_limit": ratio <= LIMIT and len(small_queries) == len(big_queries),
+                }
+            )
+            for rows_code, columns_code in PAIRS:
+                name = f"{rows_code}_x_{columns_code}"
+                pair = {q.code: q for q in big.questions.filter(code__in=[rows_code, columns_code])}
+                rows, columns = pair[rows_code], pair[columns_code]
+                small_pair = {
+                    q.code: q for q in small.questions.filter(code__in=[rows_code, columns_code])
+                }
+                with CaptureQueriesContext(connection) as q_small:
+                    cross_tab(small, small_pair[rows_code], small_pair[columns_code])
+                with CaptureQueriesContext(connection) as q_big:
+                    table = cross_tab(big, rows, columns)
+                t_cross, _ = timed(cross_tab, big, rows, columns)
+                t_hand, hand_table = timed(handwritten_cross_tab, cursor, big, rows, columns)
+                assert table["total"] == hand_table["total"]
+                assert sum(sum(c.values()) for c in table["cells"].values()) == sum(
+                    hand_table["cells"].values()
+                )
+                assert sum(table["row_totals"].values()) == sum(hand_table["rows"].values())
+                figures[name] = {
+                    "seconds": round(t_cross, 3),
+                    "handwritten_seconds": round(t_hand, 3),
+                    "ratio": round(t_cross / t_hand, 3),
+                    "ratio_to_limit": round(t_cross / t_hand / CROSSTAB_LIMIT, 3),
+                    "queries_at_small": len(q_small),
+                    "queries_at_full": len(q_big),
+                }
+            raise Rollback
+    except Rollback:
+        pass
+    return figures
+
+
+def phase_big() -> dict:
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+
+    from surveys.models import TallyCell
+    from surveys.summary import compute_summary
+    from surveys.tally import tally_rebuild
+
+    figures = {}
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            start = time.perf_counter()
+            survey, answers = _generate(cursor, "million", BIG, "M")
+            cursor.execute("ANALYZE")
+            figures["big_load_seconds"] = round(time.perf_counter() - start, 1)
+            start = time.perf_counter()
+            tally_rebuild(survey)
+            figures["big_tally_rebuild_seconds"] = round(time.perf_counter() - start, 1)
+            cursor.execute("ANALYZE surveys_tallycell")
+            figures["big_tally_cells"] = TallyCell.objects.filter(survey=survey).count()
+            with CaptureQueriesContext(connection) as queries:
+                summary = compute_summary(survey)
+            t_summary, _ = timed(compute_summary, survey)
+            # Checked against the answers: responses and every option's count.
+            cursor.execute(
+                "SELECT o.code, q.code, count(*) FROM surveys_answer a "
+                "JOIN surveys_response r ON r.id = a.response_id "
+                "JOIN surveys_questionoption o ON o.id = a.option_id "
+                "JOIN surveys_question q ON q.id = a.question_id "
+                "WHERE r.survey_id = %s AND r.status = 'submitted' GROUP BY 1, 2",
+                [survey.pk],
+            )
+            counted = {(q, o): n for o, q, n in cursor.fetchall()}
+            for q in summary["questions"]:
+                for o in q.get("options", []):
+                    assert counted.get((q["code"], o["code"]), 0) == o["count"], (q, o)
+            assert summary["totals"]["responses"] == BIG
+            breakdowns = sum(
+                len(groups) for q in summary["questions"] for groups in q.get("by", {}).values()
+            )
+            figures.update(
+                {
+                    "big_responses": BIG,
+                    "big_answers": answers,
+                    "big_summary_seconds": round(t_summary, 3),
+                    "big_summary_queries": len(queries),
+                    "big_summary_query_seconds": [
+                        float(q["time"]) for q in queries.captured_queries
+                    ],
+                    "big_breakdown_rows": breakdowns,
+                    "big_limit_seconds": BIG_LIMIT_SECONDS,
+                    "big_ratio_to_limit": round(t_summary / BIG_LIMIT_SECONDS, 3),
                 }
             )
             raise Rollback
@@ -356,12 +402,36 @@ def main() -> dict:
     return figures
 
 
+def main() -> dict:
+    django_setup()
+    figures = phase_100k()
+    if BIG:
+        figures.update(phase_big())
+    crosstabs_ok = all(
+        figures[f"{r}_x_{c}"]["ratio"] <= CROSSTAB_LIMIT
+        and figures[f"{r}_x_{c}"]["queries_at_small"] == figures[f"{r}_x_{c}"]["queries_at_full"]
+        for r, c in PAIRS
+    )
+    figures["within_limit"] = (
+        figures["summary_ratio"] <= SUMMARY_LIMIT
+        and figures["queries_at_small"] == figures["queries_at_full"]
+        and crosstabs_ok
+        and (not BIG or figures["big_summary_seconds"] <= BIG_LIMIT_SECONDS)
+    )
+    # For make bench's table: the worst of the ratios to their limits.
+    figures["ratio_to_limit"] = max(
+        [figures["summary_ratio_to_limit"], figures.get("big_ratio_to_limit", 0)]
+        + [figures[f"{r}_x_{c}"]["ratio_to_limit"] for r, c in PAIRS]
+    )
+    return figures
+
+
 if __name__ == "__main__":
     result = main()
-    for key in (
-        "responses", "answers", "load_seconds", "summary_seconds", "handwritten_sql_seconds",
-        "count_star_seconds", "python_loop_seconds", "queries_at_small", "queries_at_full",
-        "ratio", "ratio_to_count_star",
-    ):  # fmt: skip
-        print(f"{key:<28}{result.get(key)!s:>14}")
+    for key, value in result.items():
+        if isinstance(value, dict):
+            for sub, v in value.items():
+                print(f"{key + '.' + sub:<52}{v!s:>14}")
+        else:
+            print(f"{key:<52}{value!s:>14}")
     print(json.dumps(result))

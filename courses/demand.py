@@ -16,6 +16,7 @@ from decimal import Decimal
 from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
+from cqa_portal.core.numbers import exact_percent
 from cqa_portal.core.reference import RegionGroup
 
 from .models import Session, Topic, TopicNeed
@@ -46,10 +47,7 @@ def recommended_sessions(*, company, now=None, limit: int = RECOMMENDED_LIMIT) -
     )
 
 
-def _pct(part: int, whole: int) -> Decimal | None:
-    if not whole:
-        return None
-    return (Decimal(100 * part) / Decimal(whole)).quantize(Decimal("0.1"), rounding="ROUND_HALF_UP")
+_pct = exact_percent  # half up on the exact fraction (core.numbers)
 
 
 @dataclass

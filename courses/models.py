@@ -337,6 +337,9 @@ class Registration(models.Model):
     privacy_consent_at = models.DateTimeField(
         _("privacy notice accepted at"), null=True, blank=True
     )
+    privacy_consent_version = models.CharField(
+        _("privacy notice version accepted"), max_length=20, blank=True, editable=False
+    )
     created_at = models.DateTimeField(_("registered at"), auto_now_add=True)
     confirmed_at = models.DateTimeField(_("confirmed at"), null=True, blank=True)
     cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
@@ -407,7 +410,8 @@ class AttendanceRecord(models.Model):
 
 # The signed links in course mails (cqa_portal.core.links). A visitor's confirmation link
 # expires (COURSES_CONFIRM_MAX_AGE); the registration link (see it, cancel it, download its
-# calendar entry) stays valid while the registration exists, and is the same in every mail.
+# calendar entry) is the same in every mail and works until the session ends (then there is
+# nothing left to cancel).
 CONFIRM_LINK = links.LinkPurpose(
     salt="courses.registration.confirm",
     model=Registration,
@@ -418,5 +422,6 @@ MANAGE_LINK = links.LinkPurpose(
     salt="courses.registration.manage",
     model=Registration,
     issued_field="created_at",
+    expires_at=lambda registration: registration.session.ends_at,
     select_related=("session",),
 )

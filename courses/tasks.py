@@ -15,3 +15,9 @@ def reminders_sweep_task() -> dict:
 @shared_task(name="courses.sessions.close", ignore_result=True)
 def sessions_close_task() -> int:
     return services.sessions_close_finished()
+
+
+@shared_task(name="courses.registrations.purge", ignore_result=True)
+def registrations_purge_task() -> int:
+    """The privacy notice's promise: unconfirmed registrations go (beat, daily)."""
+    return services.registrations_purge()

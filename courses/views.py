@@ -273,9 +273,10 @@ def _pending_and_open(registration: Registration) -> bool:
     )
 
 
-@require_GET
+@require_http_methods(["GET", "POST"])
 def confirm(request, token: str):
-    """The link in a visitor's confirmation mail."""
+    """The link in a visitor's confirmation mail. GET (a person, or a mail scanner opening the
+    link) shows the registration with one button and changes nothing; only the POST confirms."""
     check = links.check(CONFIRM_LINK, token)
     registration = check.obj
     if check.state is links.LinkState.EXPIRED:
@@ -287,11 +288,36 @@ def confirm(request, token: str):
             check = links.LinkCheck(links.LinkState.REVOKED, registration)
     if not check.ok:
         return _link_problem(request, check)
-    try:
-        outcome = services.registration_confirm(registration_id=registration.pk)
-    except PortalError as exc:
-        # The registration or the session was cancelled, or the session is over.
-        return _refused(request, exc)
+    if request.method != "POST" and registration.status == Registration.Status.PENDING:
+        session = registration.session
+        if session.is_cancelled or session.is_past(timezone.now()):
+            message = (
+                _("This session has been cancelled; registration is closed.")
+                if session.is_cancelled
+                else _("This session is over; registration is closed.")
+            )
+            return _refused(request, PortalError(message, code="closed"))
+        return render(
+            request,
+            "courses/confirm.html",
+            {"state": "ask", "registration": registration, "session": registration.session},
+        )
+    if request.method != "POST":
+        if registration.status == Registration.Status.CANCELLED:
+            return _link_problem(request, links.LinkCheck(links.LinkState.REVOKED, registration))
+        outcome = services.Outcome(
+            registration=registration,
+            changed=False,
+            place=services.waiting_place(registration)
+            if registration.status == Registration.Status.WAITING
+            else None,
+        )
+    else:
+        try:
+            outcome = services.registration_confirm(registration_id=registration.pk)
+        except PortalError as exc:
+            # The registration or the session was cancelled, or the session is over.
+            return _refused(request, exc)
     registration = outcome.registration
     context = {
         "state": registration.status,

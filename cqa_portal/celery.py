@@ -54,6 +54,10 @@ app.conf.beat_schedule = {
     "outbox-sweep": {"task": "core.outbox.sweep", "schedule": 60.0},
     "outbox-purge": {"task": "core.outbox.purge", "schedule": crontab(minute=30, hour=3)},
     "jobs-purge": {"task": "core.jobs.purge", "schedule": crontab(minute=40, hour=3)},
+    "personal-data-purge": {
+        "task": "core.personal_data.purge",
+        "schedule": crontab(minute=35, hour=3),
+    },
     # New applications, relief requests and co-signatures: one digest per staff recipient.
     "core-staff-notices": {"task": "core.staff_notices.digest", "schedule": 300.0},
 }

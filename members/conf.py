@@ -16,9 +16,12 @@ from django.conf import settings
 class MembersSettings:
     # An invitation link works this long after the invitation was made.
     invitation_max_age: timedelta
+    # New invitations a company may send in 24 hours.
+    invitations_per_day: int
 
 
 def get() -> MembersSettings:
     return MembersSettings(
         invitation_max_age=timedelta(days=int(settings.MEMBERS_INVITATION_MAX_AGE_DAYS)),
+        invitations_per_day=int(settings.MEMBERS_INVITATIONS_PER_DAY),
     )

@@ -29,4 +29,5 @@ ACTIONS = {
     "members.invitation.revoked": _("Invitation withdrawn"),
     "members.user.linked": _("User linked to the company"),
     "members.user.unlinked": _("User removed from the company"),
+    "members.membership.role_changed": _("Administrator role handed over"),
 }

@@ -11,3 +11,9 @@ def fees_mark_overdue_task() -> int:
 @shared_task(name="members.mail.fee_reminders", ignore_result=True, acks_late=True)
 def fee_reminders_task() -> int:
     return services.fee_reminders_send()
+
+
+@shared_task(name="members.retention.purge", ignore_result=True)
+def retention_purge_task() -> dict:
+    """The privacy notice's promises: old invitations and relief documents go (beat, daily)."""
+    return services.retention_purge()

@@ -25,13 +25,17 @@ class PledgesSettings:
     # for requests of a new confirmation link. Generous enough for one office network.
     sign_rate: tuple[int, int]
     cosign_rate: tuple[int, int]
-    # Privacy notice: unconfirmed signatures and IP hashes are deleted after this many days.
-    retention_days: int
+    # A withdraw link works this many days (its page then offers a new one by mail).
+    withdraw_link_max_age_days: int
     wall_page_size: int
 
     @property
     def confirm_max_age(self) -> timedelta:
         return timedelta(days=self.confirm_max_age_days)
+
+    @property
+    def withdraw_link_max_age(self) -> timedelta:
+        return timedelta(days=self.withdraw_link_max_age_days)
 
 
 def _rate(value) -> tuple[int, int]:
@@ -46,6 +50,6 @@ def get() -> PledgesSettings:
         max_mails=int(settings.PLEDGES_MAX_MAILS),
         sign_rate=_rate(settings.PLEDGES_SIGN_RATE),
         cosign_rate=_rate(settings.PLEDGES_COSIGN_RATE),
-        retention_days=int(settings.PLEDGES_RETENTION_DAYS),
+        withdraw_link_max_age_days=int(settings.PLEDGES_WITHDRAW_LINK_MAX_AGE_DAYS),
         wall_page_size=int(settings.PLEDGES_WALL_PAGE_SIZE),
     )

@@ -1,6 +1,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from cqa_portal.core import retention
 from cqa_portal.core.forms import EmailField, PortalForm, PortalModelForm, PrivacyConsentField
 from cqa_portal.core.reference import Province
 from cqa_portal.core.validators import normalize_uscc, validate_uscc_format
@@ -29,13 +30,16 @@ class _SignatureForm(PortalForm):
         label=_("Email"),
         help_text=_("We send you a link to confirm your signature. It is never shown."),
     )
-    privacy_consent = PrivacyConsentField(
-        help_text=_(
+    privacy_consent = PrivacyConsentField()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The period the privacy notice states and the purge enforces (core.retention).
+        self.fields["privacy_consent"].help_text = _(
             "We keep your details to confirm and count your signature and, if you agree, to "
-            "show your name. Unconfirmed signatures are deleted after 30 days; you can withdraw "
-            "at any time with the link in our email, and your details are then erased."
-        )
-    )
+            "show your name. Unconfirmed signatures are deleted after %(kept)s days; you can "
+            "withdraw at any time with the link in our email, and your details are then erased."
+        ) % {"kept": retention.get().unconfirmed_signature_days}
 
     def signature_input(self) -> SignatureInput:
         data = self.cleaned_data

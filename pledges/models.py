@@ -343,6 +343,9 @@ class Signature(models.Model):
         validators=[validate_single_line],
     )
     consent_at = models.DateTimeField(_("privacy notice accepted at"), null=True, blank=True)
+    consent_version = models.CharField(
+        _("privacy notice version accepted"), max_length=20, blank=True, editable=False
+    )
     language = models.CharField(
         _("language"),
         max_length=10,
@@ -504,6 +507,9 @@ class CoSignature(models.Model):
         _("IP hash"), max_length=64, blank=True, validators=[validate_single_line]
     )
     consent_at = models.DateTimeField(_("privacy notice accepted at"), null=True, blank=True)
+    consent_version = models.CharField(
+        _("privacy notice version accepted"), max_length=20, blank=True, editable=False
+    )
     language = models.CharField(
         _("language"),
         max_length=10,
@@ -528,8 +534,8 @@ class CoSignature(models.Model):
 
 
 # The signed links in signature mails (cqa_portal.core.links): each carries the signature's id
-# and its random link key. The confirmation link expires; the withdraw link never does
-# (withdrawing consent must stay possible).
+# and its random link key. Both expire; an expired withdraw link's page sends a new one, so
+# withdrawing consent stays possible.
 CONFIRM_LINK = links.LinkPurpose(
     salt="pledges.signature.confirm",
     model=Signature,
@@ -537,5 +543,8 @@ CONFIRM_LINK = links.LinkPurpose(
     select_related=("initiative",),
 )
 WITHDRAW_LINK = links.LinkPurpose(
-    salt="pledges.signature.withdraw", model=Signature, select_related=("initiative",)
+    salt="pledges.signature.withdraw",
+    model=Signature,
+    max_age=lambda: conf.get().withdraw_link_max_age,
+    select_related=("initiative",),
 )

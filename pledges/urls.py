@@ -19,6 +19,9 @@ urlpatterns = [
     path("signatures/confirm/<str:token>/", views.confirm, name="confirm"),
     path("signatures/confirm/<str:token>/new-link/", views.confirm_resend, name="confirm_resend"),
     path("signatures/withdraw/<str:token>/", views.withdraw, name="withdraw"),
+    path(
+        "signatures/withdraw/<str:token>/new-link/", views.withdraw_resend, name="withdraw_resend"
+    ),
     path("alliance/", views.alliance, name="alliance"),
     path("alliance/co-sign/", views.cosign, name="cosign"),
     path("alliance/co-sign/thanks/", views.cosign_done, name="cosign_done"),

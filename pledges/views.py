@@ -10,7 +10,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from cqa_portal.core import errors, links, pagecache, throttle
+from cqa_portal.core import errors, links, pagecache, retention, throttle
 from cqa_portal.core.decorators import post_only
 from cqa_portal.core.errors import PortalError
 from members.access import company_admin_required, get_membership
@@ -213,25 +213,30 @@ def withdraw_company(request, slug: str):
     return redirect(_back(request, initiative))
 
 
-def _link_problem(request, check: links.LinkCheck, *, message: str = "", resend: str = ""):
+def _link_problem(
+    request,
+    check: links.LinkCheck,
+    *,
+    message: str = "",
+    resend: str = "",
+    resend_view: str = "pledges:confirm_resend",
+):
     """The page for a confirm or withdraw link that cannot be used: expired or used up (410),
     not valid (404); ``resend``: the token, when a new confirmation link may be sent."""
     if not message and resend:
         message = _("Your signature is not confirmed yet.")
     elif not message and check.state is links.LinkState.REVOKED:
         message = _(
-            "If you withdrew your signature or did not confirm it within 30 days, it no longer "
-            "exists. You are welcome to sign again."
-        )
+            "If you withdrew your signature or did not confirm it within %(kept)s days, it no "
+            "longer exists. You are welcome to sign again."
+        ) % {"kept": retention.get().unconfirmed_signature_days}
     return render(
         request,
         "core/link_problem.html",
         {
             "state": check.state.value,
             "message": message,
-            "resend_url": reverse("pledges:confirm_resend", kwargs={"token": resend})
-            if resend
-            else "",
+            "resend_url": reverse(resend_view, kwargs={"token": resend}) if resend else "",
             "back_url": reverse("pledges:open_letter"),
             "back_label": _("Back to the open letter"),
         },
@@ -239,7 +244,10 @@ def _link_problem(request, check: links.LinkCheck, *, message: str = "", resend:
     )
 
 
+@require_http_methods(["GET", "POST"])
 def confirm(request, token: str):
+    """The link in the confirmation mail. GET (a person, or a mail scanner opening the link)
+    shows one button and changes nothing; only the button's POST confirms."""
     check = links.check(services.CONFIRM_LINK, token)
     signature = check.obj
     if check.state is links.LinkState.EXPIRED and signature.status == Signature.Status.PENDING:
@@ -251,6 +259,16 @@ def confirm(request, token: str):
         check = links.LinkCheck(links.LinkState.REVOKED, signature)
     if not check.ok:
         return _link_problem(request, check)
+    if signature.status == Signature.Status.WITHDRAWN:
+        return _link_problem(request, links.LinkCheck(links.LinkState.REVOKED, signature))
+    if request.method != "POST":
+        if signature.status == Signature.Status.CONFIRMED:
+            return _confirmed(request, signature, already=True)
+        return render(
+            request,
+            "pledges/confirm.html",
+            {"signature": signature, "initiative": signature.initiative},
+        )
     try:
         signature, outcome = services.signature_confirm(
             signature_id=signature.pk, link_key=signature.link_key
@@ -297,10 +315,22 @@ def confirm_resend(request, token: str):
 
 @require_http_methods(["GET", "POST"])
 def withdraw(request, token: str):
+    """The withdraw link in every signature mail: GET shows one button, POST withdraws. The link
+    expires (PLEDGES_WITHDRAW_LINK_MAX_AGE_DAYS); its page then offers a new one by mail."""
     check = links.check(services.WITHDRAW_LINK, token)
+    signature = check.obj
+    if check.state is links.LinkState.EXPIRED:
+        if signature.status == Signature.Status.WITHDRAWN:
+            return render(request, "pledges/withdrawn.html")
+        return _link_problem(
+            request,
+            check,
+            message=_("Your signature still counts."),
+            resend=token,
+            resend_view="pledges:withdraw_resend",
+        )
     if not check.ok:
         return _link_problem(request, check)
-    signature = check.obj
     if request.method == "POST":
         try:
             services.signature_withdraw(signature_id=signature.pk, link_key=signature.link_key)
@@ -312,6 +342,32 @@ def withdraw(request, token: str):
     if signature.status == Signature.Status.WITHDRAWN:
         return render(request, "pledges/withdrawn.html")
     return render(request, "pledges/withdraw.html", {"signature": signature})
+
+
+@post_only(back="pledges:withdraw")
+def withdraw_resend(request, token: str):
+    """The form on an expired withdraw link's page: a new withdraw link to the signer's
+    address (same limits as a new confirmation link)."""
+    check = links.check(services.WITHDRAW_LINK, token)
+    if check.state not in {links.LinkState.VALID, links.LinkState.EXPIRED}:
+        return _link_problem(request, check)
+    if response := _too_many(request, "resend", conf.get().sign_rate):
+        return response
+    try:
+        services.signature_withdraw_link_resend(
+            signature_id=check.obj.pk, link_key=check.obj.link_key
+        )
+    except PortalError as exc:
+        if exc.code == "link_revoked":
+            return _link_problem(
+                request, links.LinkCheck(links.LinkState.REVOKED), message=errors.text(exc)
+            )
+        return _link_problem(request, check, message=errors.text(exc))
+    return render(
+        request,
+        "pledges/link_resent.html",
+        {"withdraw_days": conf.get().withdraw_link_max_age_days},
+    )
 
 
 @pagecache.page("pledges")

@@ -11,6 +11,8 @@ import zlib
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
+from cqa_portal.core import numbers
+
 PALETTE = ["#1b6ca8", "#e07b00", "#9e1b1b", "#3f8a3a", "#6f4e9c", "#8a6d00", "#0f7f7f", "#6b6b6b"]
 # Ordered scales read better with a sequential palette (e.g. none → severe).
 SCALE = ["#3f8a3a", "#c9a400", "#e07b00", "#9e1b1b"]
@@ -29,7 +31,7 @@ def colours(count: int, ordered: bool = False) -> list[str]:
 
 
 def _fmt(pct: float | None) -> str:
-    return "–" if pct is None else f"{pct:g}%"
+    return "–" if pct is None else f"{numbers.text(pct, 1).removesuffix('.0')}%"
 
 
 def bar_chart(rows: list[dict], *, title: str, colour: str = PALETTE[0]) -> SafeString:
@@ -144,7 +146,7 @@ def stacked_chart(
                         '<text x="{}" y="{}" font-size="11" fill="#fff">{}</text>',
                         round(x + 4, 1),
                         y + LABEL_H + 16,
-                        f"{pct:.0f}%",
+                        f"{numbers.text(pct, 0)}%",
                     )
                 )
             x += width

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 
 from cqa_portal.core import exports
 from cqa_portal.core.exports import Sheet
+from cqa_portal.core.numbers import percent
 from cqa_portal.core.reference import PROVINCE_NAMES_ZH, IndustrySection, Province, RegionGroup
 
 from .models import Answer, Question, Response, Survey
@@ -159,7 +160,7 @@ def responses_response(survey: Survey, fmt: str):
 
 
 def summary_sheets(survey: Survey, data: dict) -> list[Sheet]:
-    from .presentation import _text, dimension_label, group_label
+    from .presentation import _text, _values, dimension_label, group_label, hidden_note
 
     totals = data["totals"]
     sheets = [
@@ -179,13 +180,13 @@ def summary_sheets(survey: Survey, data: dict) -> list[Sheet]:
     distribution = []
     numbers = []
     for question in data["questions"]:
-        for option in question.get("options", []):
+        for option in _values(question):
             distribution.append(
                 [
                     question["code"],
                     _text(question),
                     option["code"],
-                    _text(option, "label"),
+                    option["label"],
                     option["count"],
                     option["pct"],
                     question["answered"],
@@ -219,24 +220,30 @@ def summary_sheets(survey: Survey, data: dict) -> list[Sheet]:
             by = question.get("by", {}).get(dimension)
             if not by:
                 continue
+            answered_by = (question.get("answered_by") or {}).get(dimension) or {}
             for group, cells in sorted(by.items()):
-                for option in question["options"]:
+                if cells is None:  # hidden on public figures: listed apart, below
+                    continue
+                for value in _values(question):
+                    count = cells.get(value["code"], 0)
                     rows.append(
                         [
                             question["code"],
                             group_label(dimension, group),
-                            option["code"],
-                            _text(option, "label"),
-                            cells.get(option["code"], 0),
+                            value["code"],
+                            value["label"],
+                            count,
+                            percent(count, answered_by.get(group, 0)),
                         ]
                     )
         sheets.append(
             (
                 _("Cross-tab by %(dimension)s") % {"dimension": dimension_label(dimension)},
-                [_("Question"), _("Group"), _("Option"), _("Option text"), _("Count")],
+                [_("Question"), _("Group"), _("Option"), _("Option text"), _("Count"),
+                 _("Percent")],
                 rows,
             )
-        )
+        )  # fmt: skip
     key = data.get("key") or {}
     for dimension, table in (key.get("tables") or {}).items():
         sheets.append(
@@ -251,7 +258,21 @@ def summary_sheets(survey: Survey, data: dict) -> list[Sheet]:
                 ],
             )
         )  # fmt: skip
+    hidden = [
+        [dimension_label(dimension), group_label(dimension, group), hidden_note(reason)]
+        for dimension, groups in (data.get("hidden") or {}).items()
+        for group, reason in groups.items()
+    ]
+    if hidden:
+        sheets.append((_("Not shown separately"), [_("Dimension"), _("Group"), _("Why")], hidden))
     return [Sheet(title=title, header=header, rows=rows) for title, header, rows in sheets]
+
+
+def public_summary_response(survey: Survey, data: dict):
+    """The public figures of a survey (``summary.public_summary`` of its latest snapshot) as an
+    XLSX download: the same suppression as the pages, hidden groups listed apart."""
+    name = exports.dated_filename(f"{survey.slug}-{_('findings')}")
+    return exports.xlsx_response(summary_sheets(survey, data), filename=name)
 
 
 def summary_response(survey: Survey):

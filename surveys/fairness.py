@@ -20,6 +20,7 @@ from django.db.models.functions import Coalesce
 from django.utils.translation import gettext as _
 
 from cqa_portal.core.localize import in_english
+from cqa_portal.core.numbers import exact_percent
 from cqa_portal.core.reference import INDUSTRY_NAMES_ZH, IndustrySection, Province
 from members.models import MemberCompany, MembershipFee, ReliefRequest
 
@@ -32,11 +33,7 @@ ZERO = Decimal("0.00")
 MONEY = DecimalField(max_digits=14, decimal_places=2)
 
 
-def _pct(part: int, whole: int) -> Decimal | None:
-    """A percentage rounded half up to one decimal (as a reader or a spreadsheet expects)."""
-    if not whole:
-        return None
-    return (Decimal(100 * part) / Decimal(whole)).quantize(Decimal("0.1"), rounding="ROUND_HALF_UP")
+_pct = exact_percent  # half up on the exact fraction (core.numbers)
 
 
 def fairness_survey() -> Survey | None:

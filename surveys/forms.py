@@ -213,3 +213,33 @@ def initial_from_answers(questions: list[Question], answers) -> dict:
             if other:
                 initial[name + OTHER_SUFFIX] = other
     return initial
+
+
+class CrossTabForm(PortalForm):
+    """Staff pick two questions to cross (rows × columns); text questions cannot be counted."""
+
+    rows = forms.ChoiceField(label=_("Rows: answers to"))
+    columns = forms.ChoiceField(label=_("Columns: answers to"))
+
+    def __init__(self, *args, questions: list[Question], **kwargs):
+        super().__init__(*args, **kwargs)
+        from .summary import COUNTED_KINDS
+
+        self.questions = {q.code: q for q in questions if q.kind in COUNTED_KINDS}
+        choices = [(code, q.label) for code, q in self.questions.items()]
+        self.fields["rows"].choices = choices
+        self.fields["columns"].choices = choices
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("rows") and cleaned.get("rows") == cleaned.get("columns"):
+            raise forms.ValidationError(
+                _("Pick two different questions: a question crossed with itself says nothing.")
+            )
+        return cleaned
+
+    @property
+    def pair(self) -> tuple[Question, Question]:
+        return self.questions[self.cleaned_data["rows"]], self.questions[
+            self.cleaned_data["columns"]
+        ]

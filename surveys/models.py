@@ -225,7 +225,7 @@ class QuestionOption(models.Model):
 
 
 class Response(models.Model):
-    """One company's answers to one survey. Province and industry are copied at submission."""
+    """One company's answers to one survey. Province, industry and size are copied at submission."""
 
     class Status(models.TextChoices):
         DRAFT = "draft", _("Draft")
@@ -260,6 +260,12 @@ class Response(models.Model):
         max_length=100,
         blank=True,
         validators=[validate_single_line],
+    )
+    size_band = models.CharField(
+        _("company size at submission"),
+        max_length=10,
+        choices=MemberCompany.SizeBand.choices,
+        blank=True,
     )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -370,3 +376,53 @@ class SummarySnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.survey} · {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class TallyCell(models.Model):
+    """Derived data: how many submitted responses of one combination of groups (province,
+    region, industry, division, size at submission) have one answer value.
+
+    ``question_pk`` 0 with an empty ``value`` counts the responses themselves (``ids`` sums
+    their ids, to check the cells against the responses); an empty ``value`` under a question
+    counts the responses that answered it; ``o<option id>``, ``n<number>`` and ``d<YYYY-MM>``
+    count chosen options, numbers and months. A number question with a minimum and a maximum
+    is counted per band (``b1``…) and group, and per exact number only overall (empty groups).
+    ``surveys.tally`` keeps it up to date when a response is submitted or changed, and rebuilds
+    it when it does not match the responses.
+    """
+
+    survey = models.ForeignKey(
+        Survey, verbose_name=_("survey"), on_delete=models.CASCADE, related_name="+"
+    )
+    question_pk = models.PositiveIntegerField(_("question"), default=0)
+    value = models.CharField(_("value"), max_length=60, blank=True)
+    province = models.CharField(_("province"), max_length=2, blank=True)
+    region_group = models.CharField(_("region group"), max_length=20, blank=True)
+    industry_section = models.CharField(_("industry section"), max_length=1, blank=True)
+    industry_division = models.CharField(_("industry division"), max_length=100, blank=True)
+    size_band = models.CharField(_("size"), max_length=10, blank=True)
+    n = models.IntegerField(_("responses"), default=0)
+    texts = models.IntegerField(_("with a text"), default=0)
+    ids = models.BigIntegerField(_("sum of response ids"), default=0)
+
+    class Meta:
+        verbose_name = _("tally cell")
+        verbose_name_plural = _("tally cells")
+        constraints = [
+            models.UniqueConstraint(
+                fields=[
+                    "survey",
+                    "question_pk",
+                    "value",
+                    "province",
+                    "region_group",
+                    "industry_section",
+                    "industry_division",
+                    "size_band",
+                ],
+                name="tally_cell_key",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.survey_id}/{self.question_pk}/{self.value}: {self.n}"

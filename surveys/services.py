@@ -30,6 +30,7 @@ from cqa_portal.core.services import audit_log, outbox_dispatch, outbox_enqueue_
 from cqa_portal.core.site import absolute_url
 from members.models import CompanyMembership, MemberCompany
 
+from . import tally
 from .forms import CleanAnswer
 from .models import (
     Answer,
@@ -69,7 +70,7 @@ def response_save(
     """Store a company's answers as a draft, or submit them (again, while the survey is open).
 
     The answers are already validated by ``ResponseForm``; they replace whatever was stored.
-    On submission the company's province and industry are copied onto the response.
+    On submission the company's province, industry and size are copied onto the response.
     """
     survey = Survey.objects.get(pk=survey.pk)
     if not survey.is_accepting:
@@ -82,6 +83,12 @@ def response_save(
         raise PortalError(
             _("Your response is already submitted: submit your changes instead of a draft.")
         )
+    # What the response counted for in the tally, before its answers and groups are replaced.
+    counted = (
+        tally.response_cells(response, Answer.objects.filter(response=response))
+        if response.is_submitted
+        else {}
+    )
     Answer.objects.filter(response=response).delete()
     rows = []
     for answer in answers:
@@ -117,9 +124,13 @@ def response_save(
         response.region_group = region_group_of(company.province)
         response.industry_section = company.industry_section
         response.industry_division = company.industry_division
+        response.size_band = company.size_band
         response.submitted_at = timezone.now()
         response.submitted_by = user
         response.save()
+        tally.tally_apply(
+            survey_id=survey.pk, remove=counted, add=tally.response_cells(response, rows)
+        )
         audit_log(
             actor=user,
             action="surveys.response.submitted"

@@ -3,7 +3,14 @@
 Every figure comes from GROUP BY / conditional aggregation queries over ``Answer`` joined to
 ``Response``; no response is ever loaded into Python. The number of queries is fixed (it depends
 on neither the number of responses nor the number of questions). Python only reshapes the
-aggregate rows (a few per option and group) into the JSON stored in a ``SummarySnapshot``.
+aggregate rows (one per combination of groups and answer values) into the JSON stored in a
+``SummarySnapshot``.
+
+Breakdowns: every question that has values to count (single and multiple choice, numbers in
+bands, dates by month) is broken down by each of ``DIMENSIONS``. One scan of the answers groups
+them by question, value and all the dimension columns together; each breakdown is a sum of those
+rows. Each response belongs to one combination, so companies that answered a multiple-choice
+question (counted per response, not per option) also add up across combinations.
 
 Quartiles: PostgreSQL computes them with ``percentile_cont`` (an ordered-set aggregate); other
 databases (SQLite for ``make run``) use one window-function query that returns, per question,
@@ -12,51 +19,63 @@ only the two ordered values around each quartile, interpolated the same way.
 
 from __future__ import annotations
 
-import math
+from bisect import bisect_right
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from decimal import Decimal
 
 from django.db import connection
-from django.db.models import Aggregate, Avg, Count, FloatField, Max, Min, Q
+from django.db.models import (
+    Case,
+    CharField,
+    Count,
+    Exists,
+    F,
+    OuterRef,
+    Sum,
+    Value,
+    When,
+)
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
+from cqa_portal.core.numbers import percent
 from cqa_portal.core.reference import RegionGroup
 from members.models import MemberCompany
 
-from . import covid
-from .models import Answer, Question, QuestionOption, Response, Survey
+from . import covid, tally
+from .models import Answer, Question, QuestionOption, Response, Survey, TallyCell
 
-SUMMARY_VERSION = 1
+SUMMARY_VERSION = 2
 # Quartiles as fractions k/4, so SQL can find positions with integer division on any backend.
 QUARTERS = {"q1": 1, "median": 2, "q3": 3}
 QUANTILES = {name: k / 4 for name, k in QUARTERS.items()}
+# Breakdowns: the name in the summary and the column copied onto the response at submission.
 DIMENSIONS = {
     "region": "region_group",
+    "province": "province",
     "industry": "industry_section",
     "division": "industry_division",
+    "size": "size_band",
 }
+assert list(DIMENSIONS.values()) == tally.GROUP_FIELDS  # noqa: S101 - the cells' column order
+# Finer dimensions inside coarser ones: suppression must not let a parent's total give away a
+# single hidden child.
+PARENTS = {"province": "region", "division": "industry"}
+# Kinds with values to count, so they are broken down and can be crossed with each other.
+COUNTED_KINDS = (
+    Question.Kind.SINGLE,
+    Question.Kind.MULTIPLE,
+    Question.Kind.NUMBER,
+    Question.Kind.DATE,
+)
 # Groups smaller than this are not shown on public pages.
 MIN_PUBLIC_GROUP = 5
 
 
-class PercentileCont(Aggregate):
-    """PostgreSQL's ``percentile_cont(fraction) WITHIN GROUP (ORDER BY expression)``."""
-
-    function = "percentile_cont"
-    name = "PercentileCont"
-    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
-    output_field = FloatField()
-
-    def __init__(self, expression, fraction: float, **extra):
-        fraction = float(fraction)
-        if not 0 <= fraction <= 1:
-            raise ValueError("fraction must be between 0 and 1")
-        super().__init__(expression, fraction=repr(fraction), **extra)
-
-
 def _pct(part: int, whole: int) -> float | None:
-    return round(100.0 * part / whole, 1) if whole else None
+    """Half up on exact decimals (``core.numbers.percent``): 13/16 is 81.3."""
+    return percent(part, whole)
 
 
 def _num(value) -> float | None:
@@ -73,20 +92,68 @@ def submitted_responses(survey: Survey):
     return Response.objects.filter(survey=survey, status=Response.Status.SUBMITTED).order_by()
 
 
+# --- Number bands --------------------------------------------------------------------------
+
+
+number_bands = tally.number_bands
+
+
+def _band_expression(prefix: str, bands: dict[int, list[dict]], question_field: str):
+    """SQL CASE giving each number answer its band code (NULL for every other answer)."""
+    whens = [
+        When(
+            **{
+                question_field: question_id,
+                f"{prefix}number__gte": band["low"],
+                f"{prefix}number__{'lte' if band['last'] else 'lt'}": band["high"],
+            },
+            then=Value(band["code"]),
+        )
+        for question_id, question_bands in bands.items()
+        for band in question_bands
+    ]
+    if not whens:
+        return Value(None, output_field=CharField())
+    return Case(*whens, default=Value(None), output_field=CharField())
+
+
+def _public_bands(bands: list[dict]) -> list[dict]:
+    return [
+        {"code": b["code"], "label": b["label"], "low": float(b["low"]), "high": float(b["high"])}
+        for b in bands
+    ]
+
+
+# --- Reading the tally --------------------------------------------------------------------
+
+
+def _per_group():
+    """``[dimension][group]`` → a count."""
+    return {dimension: defaultdict(int) for dimension in DIMENSIONS}
+
+
+def _nested():
+    """``[dimension][group][value]`` → a count."""
+    return {dimension: defaultdict(lambda: defaultdict(int)) for dimension in DIMENSIONS}
+
+
 @dataclass
 class _Figures:
-    """The aggregate rows of one survey, reshaped per question for ``_question_entry``."""
+    """The tally cells of one survey, summed per question, value and group."""
 
-    answered: dict[int, int]
-    option_counts: dict[int, int]
-    other_texts: dict[int, int]
-    crosstabs: dict[str, dict[int, dict]]
-    stats: dict[int, dict]
-    months: dict[int, list[tuple[str, int]]]
-    conditions: dict[int, list[int]]
-    option_by_question: dict[int, list[QuestionOption]]
-    code_of_option: dict[int, str]
-    code_of_question: dict[int, str]
+    total: int = 0
+    sizes: dict = field(default_factory=_per_group)
+    parents: dict = field(default_factory=lambda: {child: defaultdict(set) for child in PARENTS})
+    answered: dict = field(default_factory=lambda: defaultdict(int))
+    answered_by: dict = field(default_factory=lambda: defaultdict(_per_group))
+    counts: dict = field(default_factory=lambda: defaultdict(lambda: defaultdict(int)))
+    by: dict = field(default_factory=lambda: defaultdict(_nested))
+    other_texts: dict = field(default_factory=lambda: defaultdict(int))
+    # Number questions: how many answers had each number, overall and per group.
+    numbers: dict = field(default_factory=lambda: defaultdict(lambda: defaultdict(int)))
+    numbers_by: dict = field(default_factory=lambda: defaultdict(_nested))
+    stats: dict = field(default_factory=dict)
+    bands: dict = field(default_factory=dict)
 
 
 def _condition_options(survey: Survey) -> dict[int, list[int]]:
@@ -99,94 +166,154 @@ def _condition_options(survey: Survey) -> dict[int, list[int]]:
     return conditions
 
 
-def _group_sizes(responses) -> tuple[int, int, dict[str, dict]]:
-    """Responses in all, those of active members, and the size of each group.
-
-    One GROUP BY over the three dimensions together, summed per dimension."""
-    columns = list(DIMENSIONS.values())
-    group_sizes = {dimension: defaultdict(int) for dimension in DIMENSIONS}
-    total = responded_active = 0
-    for row in responses.values(*columns).annotate(
-        n=Count("pk"), active=Count("pk", filter=Q(company__status=MemberCompany.Status.ACTIVE))
-    ):
-        total += row["n"]
-        responded_active += row["active"]
-        for dimension, column in DIMENSIONS.items():
-            if row[column]:
-                group_sizes[dimension][row[column]] += row["n"]
-    return total, responded_active, {d: dict(sizes) for d, sizes in group_sizes.items()}
-
-
-def _answered_counts(answers, questions: list[Question]) -> dict[int, int]:
-    """Companies that answered each question: one row per answer for every kind except
-    multiple choice, where distinct responses are counted."""
-    multiple_ids = [q.pk for q in questions if q.kind == Question.Kind.MULTIPLE]
-    return {
-        row["question_id"]: row["distinct"] if row["question_id"] in multiple_ids else row["rows"]
-        for row in answers.values("question_id").annotate(
-            rows=Count("pk"),
-            distinct=Count("response_id", distinct=True, filter=Q(question_id__in=multiple_ids)),
+def _sums(survey: Survey) -> list[tuple]:
+    """The cells summed in the database, once overall and once per dimension (UNION ALL of
+    GROUP BYs, on PostgreSQL and SQLite alike), plus which coarser group each finer one lies
+    in: rows ``(dimension, group, question_pk, value, n, texts, ids)``, a few per group and
+    value instead of one per combination of groups."""
+    table = TallyCell._meta.db_table
+    parts, params = [], []
+    for dimension, column in [("", "''"), *DIMENSIONS.items()]:
+        where = "" if dimension == "" else f" AND {column} <> ''"
+        group_by = "question_pk, value" if dimension == "" else f"{column}, question_pk, value"
+        parts.append(
+            f"SELECT '{dimension}', {column}, question_pk, value, SUM(n), SUM(texts), SUM(ids) "  # noqa: S608
+            f"FROM {table} WHERE survey_id = %s{where} GROUP BY {group_by}"
         )
-    }
+        params.append(survey.pk)
+    for child, parent in PARENTS.items():
+        child_column, parent_column = DIMENSIONS[child], DIMENSIONS[parent]
+        parts.append(
+            f"SELECT '>{child}', {child_column}, 0, {parent_column}, SUM(n), 0, 0 "  # noqa: S608
+            f"FROM {table} WHERE survey_id = %s AND question_pk = 0 AND {child_column} <> '' "
+            f"AND {parent_column} <> '' GROUP BY {child_column}, {parent_column}"
+        )
+        params.append(survey.pk)
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(parts), params)
+        return cursor.fetchall()
 
 
-def _option_tallies(answers, questions: list[Question]):
-    """Chosen options, "other" texts per question, and the single-choice cross-tabs.
+def _cell_sums(survey: Survey) -> list[tuple]:
+    """``_sums``, rebuilding the tally first if it does not match the survey's responses."""
+    expected = tally.tally_check(survey)
+    rows = _sums(survey)
+    counted = next(((r[4], r[6]) for r in rows if r[0] == "" and r[2] == 0), (0, 0))
+    if tuple(int(v or 0) for v in counted) != expected:
+        tally.tally_rebuild(survey)
+        rows = _sums(survey)
+    return rows
 
-    Chosen options by region, industry and finer industry in one scan of the answers: the rows
-    are counts per combination (bounded by groups × options, not by responses); the overall
-    distribution and the three cross-tabs are sums of them."""
-    single_ids = {q.pk for q in questions if q.kind == Question.Kind.SINGLE}
-    option_counts = defaultdict(int)
-    other_texts = defaultdict(int)
-    crosstabs = {dimension: defaultdict(dict) for dimension in DIMENSIONS}
-    group_columns = [f"response__{column}" for column in DIMENSIONS.values()]
-    for row in (
-        answers.filter(option__isnull=False)
-        .values(*group_columns, "question_id", "option_id")
-        .annotate(n=Count("pk"), texts=Count("pk", filter=~Q(text="")))
-    ):
-        option_counts[row["option_id"]] += row["n"]
-        other_texts[row["question_id"]] += row["texts"]
-        if row["question_id"] not in single_ids:
+
+def _read(rows, code_of_option: dict[int, str]) -> _Figures:
+    """The summed cells per question, value, and group of each dimension ("" for all)."""
+    figures = _Figures()
+    for dimension, group, question_pk, value, n, texts, _ids in rows:
+        n, texts = int(n or 0), int(texts or 0)
+        if not n and not texts:
             continue
-        for dimension, column in DIMENSIONS.items():
-            group = row[f"response__{column}"]
-            if group:
-                cells = crosstabs[dimension][row["question_id"]].setdefault(group, {})
-                cells[row["option_id"]] = cells.get(row["option_id"], 0) + row["n"]
-    return option_counts, other_texts, crosstabs
+        if dimension.startswith(">"):
+            figures.parents[dimension[1:]][group].add(value)
+            continue
+        if question_pk == 0:
+            if dimension:
+                figures.sizes[dimension][group] += n
+            else:
+                figures.total += n
+            continue
+        if value == "":
+            if dimension:
+                figures.answered_by[question_pk][dimension][group] += n
+            else:
+                figures.answered[question_pk] += n
+            continue
+        if value[0] == "n":
+            number = Decimal(value[1:])
+            if dimension:
+                figures.numbers_by[question_pk][dimension][group][number] += n
+            else:
+                figures.numbers[question_pk][number] += n
+            continue
+        if value[0] == "o":
+            code = code_of_option.get(int(value[1:]))
+            if code is None:
+                continue
+            if not dimension:
+                figures.other_texts[question_pk] += texts
+        elif value[0] == "b":  # a band of a number question with fixed bands
+            code = value
+        else:
+            code = value[1:]  # "dYYYY-MM"
+        if dimension:
+            figures.by[question_pk][dimension][group][code] += n
+        else:
+            figures.counts[question_pk][code] += n
+    return figures
 
 
-def _date_months(answers, questions: list[Question]) -> dict[int, list[tuple[str, int]]]:
-    """Answers per month ("YYYY-MM", in order) of each date question."""
-    months = defaultdict(list)
-    date_ids = [q.pk for q in questions if q.kind == Question.Kind.DATE]
-    if date_ids:
-        for row in (
-            answers.filter(question_id__in=date_ids, date__isnull=False)
-            .annotate(month=TruncMonth("date"))
-            .values("question_id", "month")
-            .annotate(n=Count("pk"))
-            .order_by("question_id", "month")
-        ):
-            months[row["question_id"]].append((row["month"].strftime("%Y-%m"), row["n"]))
-    return months
+def histogram_stats(histogram: dict[Decimal, int]) -> dict:
+    """Count, mean, minimum, quartiles and maximum from how many answers had each number:
+    exact, with the linear interpolation of ``percentile_cont``."""
+    count = sum(histogram.values())
+    if not count:
+        return {"n": 0}
+    values = sorted(v for v, n in histogram.items() if n)
+    cumulative, ends = 0, []
+    for v in values:
+        cumulative += histogram[v]
+        ends.append(cumulative)  # positions < end hold v
+
+    def at(position: int) -> Decimal:
+        return values[bisect_right(ends, position)]
+
+    stats = {
+        "n": count,
+        "mean": _num(sum(v * histogram[v] for v in values) / count),
+        "min": _num(values[0]),
+        "max": _num(values[-1]),
+    }
+    for name, k in QUARTERS.items():
+        position = Decimal(k) * (count - 1) / 4
+        lower = int(position)
+        low, high = at(lower), at(min(lower + 1, count - 1))
+        stats[name] = _num(low + (position - lower) * (high - low))
+    return stats
 
 
-def _choice_fields(question: Question, base: int, figures: _Figures) -> dict:
-    """Options with counts and shares, "other" texts, and the ranking (multiple choice) or
-    the cross-tabs by group (single choice)."""
+def _count_bands(figures: _Figures, question_id: int) -> None:
+    """Number answers per band, overall and per group, from the numbers' counts."""
+    bands = figures.bands.get(question_id) or []
+    for number, n in figures.numbers[question_id].items():
+        code = tally._band_of(bands, number)
+        if code:
+            figures.counts[question_id][code] += n
+    for dimension, groups in figures.numbers_by[question_id].items():
+        for group, numbers in groups.items():
+            for number, n in numbers.items():
+                code = tally._band_of(bands, number)
+                if code:
+                    figures.by[question_id][dimension][group][code] += n
+
+
+def _plain(nested) -> dict:
+    if isinstance(nested, dict):
+        return {key: _plain(value) for key, value in nested.items()}
+    return nested
+
+
+def _choice_fields(question: Question, base: int, figures: _Figures, options) -> dict:
+    """Options with counts and shares, "other" texts, and the ranking (multiple choice)."""
+    counts = figures.counts.get(question.pk, {})
     entry: dict = {
         "options": [
             {
                 "code": o.code,
                 "label": o.label_zh,
                 "label_en": o.label_en,
-                "count": figures.option_counts.get(o.pk, 0),
-                "pct": _pct(figures.option_counts.get(o.pk, 0), base),
+                "count": counts.get(o.code, 0),
+                "pct": _pct(counts.get(o.code, 0), base),
             }
-            for o in figures.option_by_question[question.pk]
+            for o in options
         ],
         "other_texts": figures.other_texts.get(question.pk, 0),
     }
@@ -194,20 +321,11 @@ def _choice_fields(question: Question, base: int, figures: _Figures) -> dict:
         entry["ranking"] = [
             o["code"] for o in sorted(entry["options"], key=lambda o: -o["count"]) if o["count"]
         ]
-    else:
-        code_of_option = figures.code_of_option
-        entry["by"] = {
-            dimension: {
-                group: {code_of_option[o]: n for o, n in cells.items()}
-                for group, cells in figures.crosstabs[dimension].get(question.pk, {}).items()
-            }
-            for dimension in DIMENSIONS
-        }
     return entry
 
 
-def _question_entry(question: Question, figures: _Figures) -> dict:
-    """The summary of one question."""
+def _question_entry(question: Question, figures: _Figures, context: dict) -> dict:
+    """The summary of one question, with its breakdowns by every dimension."""
     base = figures.answered.get(question.pk, 0)
     entry = {
         "id": question.pk,
@@ -220,52 +338,81 @@ def _question_entry(question: Question, figures: _Figures) -> dict:
     }
     if question.condition_question_id:
         entry["condition"] = {
-            "question": figures.code_of_question.get(question.condition_question_id),
-            "options": [figures.code_of_option[o] for o in figures.conditions[question.pk]],
+            "question": context["code_of_question"].get(question.condition_question_id),
+            "options": [context["code_of_option"][o] for o in context["conditions"][question.pk]],
         }
+    counts = figures.counts.get(question.pk, {})
     if question.is_choice:
-        entry.update(_choice_fields(question, base, figures))
+        entry.update(
+            _choice_fields(question, base, figures, context["options"].get(question.pk, []))
+        )
     if question.kind == Question.Kind.NUMBER:
         entry["stats"] = figures.stats.get(question.pk, {"n": 0})
+        entry["bands"] = [
+            {
+                **band,
+                "count": counts.get(band["code"], 0),
+                "pct": _pct(counts.get(band["code"], 0), base),
+            }
+            for band in _public_bands(figures.bands.get(question.pk, []))
+        ]
     if question.kind == Question.Kind.DATE:
         entry["months"] = [
-            {"month": month, "count": n, "pct": _pct(n, base)}
-            for month, n in figures.months.get(question.pk, [])
+            {"month": month, "count": counts[month], "pct": _pct(counts[month], base)}
+            for month in sorted(counts)
         ]
+    if question.kind in COUNTED_KINDS:
+        by = figures.by.get(question.pk) or {}
+        answered_by = figures.answered_by.get(question.pk) or {}
+        entry["by"] = {dimension: _plain(dict(by.get(dimension, {}))) for dimension in DIMENSIONS}
+        entry["answered_by"] = {
+            dimension: dict(answered_by.get(dimension, {})) for dimension in DIMENSIONS
+        }
     return entry
 
 
 def compute_summary(survey: Survey) -> dict:
-    """The whole summary of a survey's submitted responses, as JSON-ready data."""
+    """The whole summary of a survey's submitted responses, as JSON-ready data.
+
+    Seven queries whatever the number of responses: questions, options, conditions, active
+    members, companies not active now that responded, the tally check and the summed tally
+    cells (plus a rebuild when the cells do not match the responses)."""
     questions = list(survey.questions.order_by("order", "pk"))
     options = list(
         QuestionOption.objects.filter(question__survey=survey).order_by("question_id", "order")
     )
     conditions = _condition_options(survey)
-    answers = submitted_answers(survey)
     active_members = MemberCompany.objects.filter(status=MemberCompany.Status.ACTIVE).count()
-    total, responded_active, group_sizes = _group_sizes(submitted_responses(survey))
-    answered = _answered_counts(answers, questions)
-    option_counts, other_texts, crosstabs = _option_tallies(answers, questions)
-    number_ids = [q.pk for q in questions if q.kind == Question.Kind.NUMBER]
-    stats = number_stats(survey, number_ids)
-    months = _date_months(answers, questions)
-
+    # Few companies are not active: counting their responses is an index lookup each.
+    not_active = (
+        MemberCompany.objects.filter(
+            status__in=[s for s in MemberCompany.Status if s != MemberCompany.Status.ACTIVE]
+        )
+        .filter(Exists(submitted_responses(survey).filter(company_id=OuterRef("pk"))))
+        .count()
+    )
+    code_of_option = {o.pk: o.code for o in options}
+    figures = _read(_cell_sums(survey), code_of_option)
+    for question in questions:
+        if question.kind == Question.Kind.NUMBER:
+            figures.stats[question.pk] = histogram_stats(figures.numbers[question.pk])
+            figures.bands[question.pk] = number_bands(question, figures.stats[question.pk])
+            if not tally.fixed_bands(question):  # else counted per band as filed
+                _count_bands(figures, question.pk)
     option_by_question = defaultdict(list)
     for option in options:
         option_by_question[option.question_id].append(option)
-    figures = _Figures(
-        answered=answered,
-        option_counts=option_counts,
-        other_texts=other_texts,
-        crosstabs=crosstabs,
-        stats=stats,
-        months=months,
-        conditions=conditions,
-        option_by_question=option_by_question,
-        code_of_option={o.pk: o.code for o in options},
-        code_of_question={q.pk: q.code for q in questions},
-    )
+    context = {
+        "options": option_by_question,
+        "conditions": conditions,
+        "code_of_option": code_of_option,
+        "code_of_question": {q.pk: q.code for q in questions},
+    }
+    responded_active = figures.total - not_active
+    hierarchy = {
+        child: {group: next(iter(of)) for group, of in sorted(groups.items()) if len(of) == 1}
+        for child, groups in figures.parents.items()
+    }
     data = {
         "version": SUMMARY_VERSION,
         "made_at": timezone.now().isoformat(),
@@ -276,94 +423,30 @@ def compute_summary(survey: Survey) -> dict:
             "title_en": survey.title_en,
         },
         "totals": {
-            "responses": total,
+            "responses": figures.total,
             "active_members": active_members,
             "responded_active": responded_active,
             "response_rate": _pct(responded_active, active_members),
         },
-        "groups": group_sizes,
-        "questions": [_question_entry(question, figures) for question in questions],
+        "groups": {d: dict(sizes) for d, sizes in figures.sizes.items()},
+        "parents": hierarchy,
+        "questions": [_question_entry(q, figures, context) for q in questions],
     }
     data["key"] = key_figures(data)
     return data
 
 
 def number_stats(survey: Survey, question_ids: list[int]) -> dict[int, dict]:
-    """Count, mean, minimum, quartiles and maximum of each number question."""
-    if not question_ids:
-        return {}
-    answers = submitted_answers(survey).filter(question_id__in=question_ids, number__isnull=False)
-    aggregates = {
-        "n": Count("number"),
-        "mean": Avg("number"),
-        "min": Min("number"),
-        "max": Max("number"),
-    }
-    postgres = connection.vendor == "postgresql"
-    if postgres:
-        aggregates.update(
-            {name: PercentileCont("number", fraction) for name, fraction in QUANTILES.items()}
-        )
-    result = {}
-    for row in answers.values("question_id").annotate(**aggregates):
-        result[row["question_id"]] = {
-            "n": row["n"],
-            "mean": _num(row["mean"]),
-            "min": _num(row["min"]),
-            "max": _num(row["max"]),
-            **{name: _num(row.get(name)) for name in QUANTILES},
-        }
-    if not postgres:
-        for question_id, quartiles in quantiles_by_window(survey, question_ids).items():
-            result[question_id].update(quartiles)
-    return result
-
-
-def quantiles_by_window(survey: Survey, question_ids: list[int]) -> dict[int, dict]:
-    """Quartiles with linear interpolation (as ``percentile_cont``), in one SQL query.
-
-    The inner query numbers each question's values in order; the outer one keeps only the rows
-    at positions floor(k·(n−1)/4) and the next one for each quartile k/4 (integer division, the
-    same on SQLite and PostgreSQL): at most six rows per question reach Python, whatever the
-    number of responses.
-    """
-    answer_table = Answer._meta.db_table
-    response_table = Response._meta.db_table
-    placeholders = ", ".join(["%s"] * len(question_ids))
-    positions = " OR ".join(
-        f"t.rn = ({k} * (t.cnt - 1)) / 4 OR t.rn = ({k} * (t.cnt - 1)) / 4 + 1"
-        for k in QUARTERS.values()
-    )
-    sql = f"""
-        SELECT t.question_id, t.rn, t.cnt, t.number FROM (
-            SELECT a.question_id, a.number,
-                   ROW_NUMBER() OVER (PARTITION BY a.question_id ORDER BY a.number) - 1 AS rn,
-                   COUNT(*) OVER (PARTITION BY a.question_id) AS cnt
-            FROM {answer_table} a
-            JOIN {response_table} r ON r.id = a.response_id
-            WHERE r.survey_id = %s AND r.status = %s AND a.number IS NOT NULL
-              AND a.question_id IN ({placeholders})
-        ) t
-        WHERE {positions}
-    """  # noqa: S608 - table names from model metadata, values as parameters
-    values: dict[int, dict[int, float]] = defaultdict(dict)
-    counts: dict[int, int] = {}
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [survey.pk, Response.Status.SUBMITTED, *question_ids])
-        for question_id, position, count, number in cursor.fetchall():
-            values[question_id][position] = float(number)
-            counts[question_id] = count
-    result = {}
-    for question_id, count in counts.items():
-        ordered = values[question_id]
-        result[question_id] = {}
-        for name, fraction in QUANTILES.items():
-            position = fraction * (count - 1)
-            lower = math.floor(position)
-            low = ordered[lower]
-            high = ordered.get(lower + 1, low)
-            result[question_id][name] = _num(low + (position - lower) * (high - low))
-    return result
+    """Count, mean, minimum, quartiles and maximum of number questions, from the tally."""
+    histograms = defaultdict(lambda: defaultdict(int))
+    for question_pk, value, n in (
+        TallyCell.objects.filter(survey=survey, question_pk__in=question_ids, value__startswith="n")
+        .values("question_pk", "value")
+        .annotate(total=Sum("n"))
+        .values_list("question_pk", "value", "total")
+    ):
+        histograms[question_pk][Decimal(value[1:])] += n
+    return {question_id: histogram_stats(histograms[question_id]) for question_id in question_ids}
 
 
 # --- Headline figures of the impact survey (by question and option codes) -------------------
@@ -433,65 +516,232 @@ def key_figures(data: dict) -> dict:
     return key
 
 
+# --- Any question crossed with any other (staff) -------------------------------------------
+
+
+def _value_expression(prefix: str, question: Question, bands: list[dict]):
+    """The value an answer counts under (option id, band code or month), as SQL."""
+    if question.is_choice:
+        return F(f"{prefix}option_id")
+    if question.kind == Question.Kind.NUMBER:
+        return _band_expression(prefix, {question.pk: bands}, f"{prefix}question_id")
+    return TruncMonth(f"{prefix}date")
+
+
+def _value_code(value, question: Question, code_of_option: dict[int, str]) -> str | None:
+    if value is None:
+        return None
+    if question.is_choice:
+        return code_of_option.get(value)
+    if question.kind == Question.Kind.DATE:
+        return value.strftime("%Y-%m")
+    return value
+
+
+def _axis(question: Question, options: list[QuestionOption], bands: list[dict], seen) -> dict:
+    if question.is_choice:
+        values = [{"code": o.code, "label": o.label_zh, "label_en": o.label_en} for o in options]
+    elif question.kind == Question.Kind.NUMBER:
+        values = [{"code": b["code"], "label": b["label"], "label_en": b["label"]} for b in bands]
+    else:
+        values = [{"code": m, "label": m, "label_en": m} for m in sorted(v for v in seen if v)]
+    return {
+        "code": question.code,
+        "kind": question.kind,
+        "text": question.text,
+        "text_en": question.text_en,
+        "values": values,
+    }
+
+
+def cross_tab(survey: Survey, rows: Question, columns: Question) -> dict:
+    """Companies by their answers to two questions: ``cells[row value][column value]``.
+
+    Row and column totals count companies that answered both questions (for multiple choice a
+    company is counted once per chosen option in the cells, once in the totals). Five queries
+    at most, whatever the number of responses: options, number statistics (for number bands
+    from quartiles), the cells (answers joined to the same response's answers), the row totals
+    and the column totals, and the grand total.
+    """
+    if rows.kind not in COUNTED_KINDS or columns.kind not in COUNTED_KINDS or rows.pk == columns.pk:
+        raise ValueError("cross_tab needs two different questions with values to count")
+    options = defaultdict(list)
+    code_of_option = {}
+    for option in QuestionOption.objects.filter(question__in=[rows, columns]).order_by("order"):
+        options[option.question_id].append(option)
+        code_of_option[option.pk] = option.code
+    numbers = [q for q in (rows, columns) if q.kind == Question.Kind.NUMBER]
+    stats = number_stats(survey, [q.pk for q in numbers]) if numbers else {}
+    bands = {q.pk: number_bands(q, stats.get(q.pk, {})) for q in (rows, columns)}
+    row_value = _value_expression("", rows, bands[rows.pk])
+    column_value = _value_expression("response__answers__", columns, bands[columns.pk])
+
+    def answered(question):
+        return Exists(
+            Answer.objects.filter(response_id=OuterRef("response_id"), question_id=question.pk)
+        )
+
+    cells = defaultdict(lambda: defaultdict(int))
+    for row in (
+        submitted_answers(survey)
+        .filter(question=rows, response__answers__question=columns)
+        .annotate(r=row_value, c=column_value)
+        .values("r", "c")
+        .annotate(n=Count("pk"))
+    ):
+        r = _value_code(row["r"], rows, code_of_option)
+        c = _value_code(row["c"], columns, code_of_option)
+        if r is not None and c is not None:
+            cells[r][c] += row["n"]
+    totals = {}
+    for side, question, other, expression in (
+        ("rows", rows, columns, row_value),
+        ("columns", columns, rows, _value_expression("", columns, bands[columns.pk])),
+    ):
+        totals[side] = {}
+        for row in (
+            submitted_answers(survey)
+            .filter(question=question)
+            .filter(answered(other))
+            .annotate(v=expression)
+            .values("v")
+            .annotate(n=Count("pk"))
+        ):
+            code = _value_code(row["v"], question, code_of_option)
+            if code is not None:
+                totals[side][code] = totals[side].get(code, 0) + row["n"]
+    total = (
+        submitted_responses(survey)
+        .filter(Exists(Answer.objects.filter(response_id=OuterRef("pk"), question_id=rows.pk)))
+        .filter(Exists(Answer.objects.filter(response_id=OuterRef("pk"), question_id=columns.pk)))
+        .count()
+    )
+    return {
+        "rows": _axis(rows, options[rows.pk], bands[rows.pk], totals["rows"]),
+        "columns": _axis(columns, options[columns.pk], bands[columns.pk], totals["columns"]),
+        "cells": {r: dict(c) for r, c in cells.items()},
+        "row_totals": totals["rows"],
+        "column_totals": totals["columns"],
+        "total": total,
+    }
+
+
 # --- Public view: aggregates only, small groups suppressed --------------------------------
+
+SMALL = "small"
+COMPLEMENTARY = "complementary"
 
 
 def suppressed_groups(sizes: dict[str, int], minimum: int = MIN_PUBLIC_GROUP) -> set[str]:
     """Groups to hide: those under the minimum, plus the next smallest ones until the hidden
     groups together reach the minimum, so a hidden group cannot be worked out from the total."""
     hidden = {group for group, n in sizes.items() if n < minimum}
-    if not hidden:
-        return hidden
-    shown = sorted((n, group) for group, n in sizes.items() if group not in hidden)
-    while shown and (len(hidden) < 2 or sum(sizes[g] for g in hidden) < minimum):
-        hidden.add(shown.pop(0)[1])
+    _complete(hidden, sizes, minimum)
     return hidden
 
 
+def _complete(hidden: set[str], sizes: dict[str, int], minimum: int) -> bool:
+    """Hide the next smallest groups until, if any group is hidden, at least two are and they
+    reach the minimum together. Returns whether it hid any."""
+    if not hidden:
+        return False
+    added = False
+    shown = sorted((n, group) for group, n in sizes.items() if group not in hidden)
+    while shown and (len(hidden) < 2 or sum(sizes[g] for g in hidden) < minimum):
+        hidden.add(shown.pop(0)[1])
+        added = True
+    return added
+
+
+def hidden_groups(data: dict, minimum: int = MIN_PUBLIC_GROUP) -> dict[str, dict[str, str]]:
+    """Per dimension, the groups a public page must not show, each with why: ``small`` (under
+    the minimum) or ``complementary`` (hidden so that totals do not give a small one away).
+
+    Complementary suppression: in every dimension, hidden groups are none or at least two
+    reaching the minimum together (so the overall total minus the shown groups reveals no
+    single group); and inside every shown coarser group (a region, an industry section) the
+    same holds for its hidden finer groups (provinces, divisions), else more of them, or the
+    coarser group itself, are hidden. Repeated until nothing changes."""
+    sizes = data["groups"]
+    reasons = {d: {g: SMALL for g, n in s.items() if n < minimum} for d, s in sizes.items()}
+    hierarchy = data.get("parents") or {}
+    changed = True
+    while changed:
+        changed = False
+        for dimension, groups in sizes.items():
+            hidden = set(reasons[dimension])
+            if _complete(hidden, groups, minimum):
+                for group in hidden - set(reasons[dimension]):
+                    reasons[dimension][group] = COMPLEMENTARY
+                changed = True
+        for child, parent in PARENTS.items():
+            children = defaultdict(list)
+            for group, of in (hierarchy.get(child) or {}).items():
+                if group in sizes.get(child, {}):
+                    children[of].append(group)
+            for of, members in sorted(children.items()):
+                if of in reasons.get(parent, {}):
+                    continue
+                hidden = {g for g in members if g in reasons[child]}
+                if not hidden or (
+                    len(hidden) >= 2 and sum(sizes[child][g] for g in hidden) >= minimum
+                ):
+                    continue
+                inside = {g: sizes[child][g] for g in members}
+                if _complete(hidden, inside, minimum) and (
+                    len(hidden) >= 2 and sum(inside[g] for g in hidden) >= minimum
+                ):
+                    for group in hidden - set(reasons[child]):
+                        reasons[child][group] = COMPLEMENTARY
+                else:
+                    reasons[parent][of] = COMPLEMENTARY
+                changed = True
+    return reasons
+
+
 def public_summary(data: dict, minimum: int = MIN_PUBLIC_GROUP) -> dict:
-    """A copy of the summary fit for the public: small groups shown as "fewer than 5"."""
+    """A copy of the summary fit for the public: hidden groups (``hidden_groups``) carry no
+    figure, are left out of every ranked table and are listed apart (``hidden``)."""
     public = {
         **data,
         "groups": {},
         "questions": [],
         "suppressed": {},
+        "hidden": {},
         "too_few": data["totals"]["responses"] < minimum,
     }
+    public.pop("parents", None)
     if public["too_few"]:
-        public["questions"] = []
         public["key"] = {}
         public["groups"] = {dimension: {} for dimension in DIMENSIONS}
         return public
-    hidden = {
-        dimension: suppressed_groups(sizes, minimum) for dimension, sizes in data["groups"].items()
-    }
-    public["suppressed"] = {dimension: sorted(groups) for dimension, groups in hidden.items()}
+    reasons = hidden_groups(data, minimum)
+    public["hidden"] = {d: dict(sorted(r.items())) for d, r in reasons.items()}
+    public["suppressed"] = {dimension: sorted(groups) for dimension, groups in reasons.items()}
     for dimension, sizes in data["groups"].items():
         public["groups"][dimension] = {
-            group: (None if group in hidden[dimension] else n) for group, n in sizes.items()
+            group: (None if group in reasons[dimension] else n) for group, n in sizes.items()
         }
     for question in data["questions"]:
         if question["kind"] in (Question.Kind.SHORT_TEXT, Question.Kind.LONG_TEXT):
             continue
         question = dict(question)
-        if "by" in question:
-            question["by"] = {
-                dimension: {
-                    group: (None if group in hidden[dimension] else cells)
-                    for group, cells in groups.items()
+        for name in ("by", "answered_by"):
+            if name in question:
+                question[name] = {
+                    dimension: {
+                        group: (None if group in reasons.get(dimension, {}) else cells)
+                        for group, cells in groups.items()
+                    }
+                    for dimension, groups in question[name].items()
                 }
-                for dimension, groups in question["by"].items()
-            }
         public["questions"].append(question)
     key = data.get("key") or {}
     if key:
         key = {**key, "tables": {}}
         for dimension, rows in data["key"]["tables"].items():
-            key["tables"][dimension] = [
-                {"group": r["group"], "suppressed": True} if r["group"] in hidden[dimension] else r
-                for r in rows
-            ]
-        if key.get("hubei") and key["hubei"]["group"] in hidden["region"]:
+            key["tables"][dimension] = [r for r in rows if r["group"] not in reasons[dimension]]
+        if key.get("hubei") and key["hubei"]["group"] in reasons["region"]:
             key["hubei"] = {"group": key["hubei"]["group"], "suppressed": True}
     public["key"] = key
     return public

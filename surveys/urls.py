@@ -11,6 +11,7 @@ urlpatterns = [
     path("staff/fairness/", views.staff_fairness, name="staff_fairness"),
     path("<slug:slug>/", views.fill, name="fill"),
     path("<slug:slug>/results/", views.results, name="results"),
+    path("<slug:slug>/results.xlsx", views.results_export, name="results_export"),
     path("<slug:slug>/staff/results/", views.staff_results, name="staff_results"),
     path("<slug:slug>/staff/refresh/", views.staff_refresh, name="staff_refresh"),
     path(

@@ -16,11 +16,11 @@ from cqa_portal.core import errors, jobs, pagecache
 from cqa_portal.core.decorators import post_only, staff_required
 from members.access import company_member_required
 
-from . import fairness, selectors, services
-from .forms import OTHER_SUFFIX, ResponseForm, initial_from_answers
+from . import exports, fairness, selectors, services
+from .forms import OTHER_SUFFIX, CrossTabForm, ResponseForm, initial_from_answers
 from .models import Response, Survey
-from .presentation import present
-from .summary import public_summary
+from .presentation import present, present_cross_tab
+from .summary import cross_tab, public_summary
 
 
 @company_member_required
@@ -149,11 +149,28 @@ def results(request, slug):
     return render(request, "surveys/results.html", context)
 
 
+def results_export(request, slug):
+    """Public: the published figures as XLSX, suppressed exactly as on the results page."""
+    survey = Survey.objects.filter(slug=slug, results_published=True).first()
+    if survey is None or survey.status == Survey.Status.DRAFT:
+        raise Http404
+    snapshot = selectors.latest_snapshot(survey)
+    if snapshot is None:
+        raise Http404
+    return exports.public_summary_response(survey, public_summary(snapshot.data))
+
+
 @staff_member_required
 def staff_results(request, slug):
+    """The unsuppressed summary, and any two questions crossed (``?rows=&columns=``)."""
     survey = get_object_or_404(Survey, slug=slug)
     snapshot = selectors.latest_snapshot(survey)
-    context = {"survey": survey, "snapshot": snapshot, "public": False}
+    questions = selectors.questions_of(survey)
+    picked = "rows" in request.GET or "columns" in request.GET
+    form = CrossTabForm(request.GET if picked else None, questions=questions)
+    context = {"survey": survey, "snapshot": snapshot, "public": False, "crosstab_form": form}
+    if picked and form.is_valid():
+        context["crosstab"] = present_cross_tab(cross_tab(survey, *form.pair))
     if snapshot:
         context["summary"] = present(snapshot.data, public=False)
     return render(request, "surveys/results.html", context)

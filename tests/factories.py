@@ -2,6 +2,8 @@ import factory
 from allauth.account.models import EmailAddress
 from django.contrib.auth import get_user_model
 
+from cqa_portal.core import privacy
+
 PASSWORD = "correct-horse-battery-staple"
 
 
@@ -14,6 +16,8 @@ class UserFactory(factory.django.DjangoModelFactory):
     email = factory.Sequence(lambda n: f"user{n}@example.com")
     username = factory.LazyAttribute(lambda o: o.email.split("@")[0])
     first_name = factory.Faker("name", locale="zh_CN")
+    # Has accepted the current privacy notice (else every page asks for it first).
+    privacy_consent_version = factory.LazyFunction(privacy.version)
 
     @factory.post_generation
     def password(self, create, extracted, **kwargs):

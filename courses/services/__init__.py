@@ -16,6 +16,7 @@ from .registrations import (
     registration_request,
 )
 from .reminders import REMINDER_CHUNK, ReminderRun, reminders_sweep
+from .retention import registrations_purge
 from .seats import ACTIVE, RESEND_INTERVAL, Outcome, waiting_place
 from .sessions import (
     SessionSaveResult,
@@ -37,6 +38,7 @@ __all__ = [
     "attendance_import",
     "attendance_record",
     "registration_cancel",
+    "registrations_purge",
     "registration_confirm",
     "registration_confirmation_resend",
     "registration_register_user",

@@ -9,6 +9,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from cqa_portal.core import privacy
 from cqa_portal.core.errors import PortalError
 from cqa_portal.core.services import audit_log, outbox_enqueue
 
@@ -91,6 +92,7 @@ def registration_request(
     registration.organisation = organisation.strip()
     registration.language = language
     registration.privacy_consent_at = consent_at
+    registration.privacy_consent_version = privacy.version()
     registration.status = Registration.Status.PENDING
     registration.revision += 1
     registration.save()

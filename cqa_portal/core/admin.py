@@ -295,8 +295,9 @@ class UserAdmin(DjangoUserAdmin):
     ordering = ["-date_joined"]
     fieldsets = (
         *DjangoUserAdmin.fieldsets,
-        (_("Privacy"), {"fields": ["privacy_consent_at"]}),
+        (_("Privacy"), {"fields": ["privacy_consent_at", "privacy_consent_version"]}),
     )
+    readonly_fields = ["privacy_consent_version"]
     inlines = [AuditHistoryInline]
 
 

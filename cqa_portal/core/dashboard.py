@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from . import numbers
 from .reference import RegionGroup, region_group_of
 from .selectors import outbox_backlog
 
@@ -52,10 +53,7 @@ def _sum(field, condition=None):
     return Coalesce(Sum(field, filter=condition), ZERO)
 
 
-def _rate(part: int, whole: int) -> Decimal | None:
-    if not whole:
-        return None
-    return (Decimal(part) * 100 / Decimal(whole)).quantize(Decimal("0.1"))
+_rate = numbers.exact_percent  # half up on the exact fraction (not the context's half even)
 
 
 def _members() -> list[Figure]:

@@ -5,6 +5,8 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from . import privacy
+
 STAFF_EMAIL = "staff@caq.example.org"
 STAFF_PASSWORD = "cqa-staff-2020"  # noqa: S105 - demo data, printed by seed_demo
 MEMBER_EMAIL = "member@example.com"
@@ -21,6 +23,7 @@ def _account(*, email: str, password: str, name: str, staff: bool):
             "is_staff": staff,
             "is_superuser": staff,
             "privacy_consent_at": timezone.now(),
+            "privacy_consent_version": privacy.version(),
         },
     )
     if created:

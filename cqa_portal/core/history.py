@@ -25,6 +25,8 @@ ACTIONS = {
     "core.account.privacy_consented": _("Privacy notice accepted"),
     "core.outbox.retried": _("Mail queued again"),
     "core.outbox.expired": _("Mail expired (its deadline had passed)"),
+    "core.personal_data.exported": _("A person's data shown or downloaded by staff"),
+    "core.personal_data.erased": _("A person's data erased by staff"),
 }
 
 # States that are not a model's status choices (publishing).

@@ -52,11 +52,15 @@ class LinkPurpose:
 
     salt: str
     model: type[models.Model]
-    # None: the link never expires (e.g. withdrawing consent must stay possible).
+    # None: the link never expires (only the one-click unsubscribe link: opting out must always
+    # work). Every link that changes something else expires.
     max_age: Callable[[], timedelta | None] = field(default=lambda: None)
     key_field: str = "link_key"
     # The object's field with the time the link counts from; None: the time it is made.
     issued_field: str | None = None
+    # A time of the object after which the link no longer works, whenever it was issued (e.g. a
+    # course registration's link: when the session ends); None: only ``max_age`` applies.
+    expires_at: Callable[[models.Model], datetime | None] | None = None
     select_related: tuple[str, ...] = ()
 
     def _signer(self) -> signing.Signer:
@@ -141,6 +145,9 @@ def check(
     if max_age is not None and (
         issued is None or now.timestamp() - issued > max_age.total_seconds()
     ):
+        return LinkCheck(LinkState.EXPIRED, obj)
+    until = purpose.expires_at(obj) if purpose.expires_at else None
+    if until is not None and now >= until:
         return LinkCheck(LinkState.EXPIRED, obj)
     return LinkCheck(LinkState.VALID, obj)
 

@@ -136,3 +136,42 @@ class StaticFilesMiddleware(WhiteNoiseMiddleware):
     served to browsers that accept them)."""
 
     FOREVER = 365 * 24 * 60 * 60
+
+
+class PrivacyNoticeMiddleware:
+    """A signed-in person who has not accepted the current privacy notice
+    (``core.privacy.version()``) is sent to the page that asks for it, then back. Exempt: the
+    notice and its accept page, logging out, the personal-data pages (seeing or erasing one's
+    data needs no new consent), the staff admin, static files, the language switch, the health
+    check and unsubscribe links."""
+
+    EXEMPT = (
+        "/privacy/",
+        "/accounts/logout/",
+        "/me/",
+        "/admin/",
+        "/static/",
+        "/i18n/",
+        "/healthz",
+        "/robots.txt",
+        "/mail/unsubscribe/",
+    )
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from . import privacy
+
+        path = request.path_info
+        if not path.startswith(self.EXEMPT) and privacy.needs_acceptance(request.user):
+            from urllib.parse import urlencode
+
+            from django.shortcuts import redirect
+            from django.urls import reverse
+
+            target = reverse("core:privacy_accept")
+            if request.method == "GET":
+                target += "?" + urlencode({"next": request.get_full_path()})
+            return redirect(target)
+        return self.get_response(request)

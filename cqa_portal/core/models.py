@@ -18,6 +18,9 @@ class User(AbstractUser):
     privacy_consent_at = models.DateTimeField(
         _("privacy notice accepted at"), null=True, blank=True
     )
+    privacy_consent_version = models.CharField(
+        _("privacy notice version accepted"), max_length=20, blank=True, editable=False
+    )
     language = models.CharField(
         _("language"),
         max_length=10,
@@ -31,7 +34,31 @@ class User(AbstractUser):
         verbose_name_plural = _("users")
 
     def __str__(self) -> str:
+        if self.email.endswith(ERASED_DOMAIN):
+            # Erased on request (core.services.personal_data): a pseudonym, never the person.
+            return _("Deleted user #%(ref)s") % {"ref": self.username.removeprefix("erased-")}
         return self.get_full_name() or self.email
+
+
+# The address an erased account is given (core.services.personal_data): no mail reaches it.
+ERASED_DOMAIN = "@erased.invalid"
+
+
+class PersonalDataRequest(models.Model):
+    """A person without an account asked for a link to their data (``/me/data/request/``):
+    the signed link in the mail (``core.links``) opens their data for a while. Deleted after
+    ``core.retention``'s ``data_request_days``."""
+
+    email = models.EmailField(_("email address"))
+    link_key = models.CharField(_("link key"), max_length=32, editable=False)
+    created_at = models.DateTimeField(_("requested at"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("personal data request")
+        verbose_name_plural = _("personal data requests")
+
+    def __str__(self) -> str:
+        return f"#{self.pk}"
 
 
 class OutboxMessage(models.Model):

@@ -495,6 +495,8 @@ def report_docx(report: ProgrammeReport) -> bytes:
                             _pct(row["not_resumed_pct"]),
                         ]
                     )
+            # Hidden groups are never in the ranked table: listed apart, without figures.
+            rows += [[g["label"], g["note"], "", "", ""] for g in table.get("apart", [])]
             _table(document, texts["region_header"], rows)
         document.add_paragraph(texts["suppression_note"])
 

@@ -25,6 +25,14 @@ def outbox_purge_task() -> int:
     return services.outbox_purge()
 
 
+@shared_task(name="core.personal_data.purge", ignore_result=True)
+def personal_data_purge_task() -> int:
+    """The privacy notice: requests for a link to one's data are deleted (beat, daily)."""
+    from .services.personal_data import personal_data_requests_purge
+
+    return personal_data_requests_purge()
+
+
 @shared_task(name="core.staff_notices.digest", ignore_result=True)
 def staff_notices_task() -> int:
     """Tell staff what arrived since the last run (one digest mail per recipient)."""

@@ -10,8 +10,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
-from . import exports, pagecache, report
-from .decorators import post_only, staff_required
+from . import exports, pagecache, report, retention
+from . import privacy as privacy_notice
+from .decorators import login_required, post_only, staff_required
 from .errors import PortalError
 from .health import health_report
 
@@ -39,9 +40,43 @@ def set_language(request):
     return response
 
 
-@pagecache.page("site")
 def privacy(request):
-    return render(request, "core/privacy.html")
+    return render(
+        request,
+        "core/privacy.html",
+        {"retention": retention.get(), "version": privacy_notice.version()},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def privacy_accept(request):
+    """A new version of the notice was published: the signed-in person reads and accepts it
+    (the POST), then goes on where they were."""
+    from django.shortcuts import redirect
+    from django.utils.http import url_has_allowed_host_and_scheme
+
+    from .services import account_privacy_accept
+
+    target = request.POST.get("next") or request.GET.get("next") or "/"
+    if not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ) or not target.startswith("/"):
+        target = "/"
+    if request.method == "POST":
+        account_privacy_accept(user=request.user)
+        return redirect(target)
+    if not privacy_notice.needs_acceptance(request.user):
+        return redirect(target)
+    return render(
+        request,
+        "core/privacy_accept.html",
+        {
+            "next": target,
+            "version": privacy_notice.version(),
+            "earlier": request.user.privacy_consent_version,
+        },
+    )
 
 
 @never_cache
@@ -188,7 +223,12 @@ def job_detail(request, pk: int):
     }
     if job.parent_id:
         context["parent"] = job.parent
-    return render(request, "core/jobs/detail.html", context)
+    response = render(request, "core/jobs/detail.html", context)
+    if not job.is_finished:
+        # Works without JavaScript: the browser reloads the page (the HTTP Refresh header, not
+        # a <meta> refresh, which screen readers announce as an unexpected page change).
+        response["Refresh"] = str(context["refresh_seconds"])
+    return response
 
 
 @staff_required

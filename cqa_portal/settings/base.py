@@ -64,6 +64,7 @@ MIDDLEWARE = [
     "cqa_portal.core.middleware.MethodNotAllowedPageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "cqa_portal.core.middleware.PrivacyNoticeMiddleware",
     "cqa_portal.core.middleware.SecurityHeadersMiddleware",
 ]
 
@@ -264,12 +265,33 @@ PLEDGES_COSIGN_RATE = (
     env.int("PLEDGES_COSIGN_RATE_REQUESTS", default=5),
     env.int("PLEDGES_COSIGN_RATE_WINDOW", default=3600),
 )
-# Privacy notice: unconfirmed signatures and IP hashes are deleted after this many days.
-PLEDGES_RETENTION_DAYS = env.int("PLEDGES_RETENTION_DAYS", default=30)
+# A withdraw link works this many days; its page then mails a new one on request.
+PLEDGES_WITHDRAW_LINK_MAX_AGE_DAYS = env.int("PLEDGES_WITHDRAW_LINK_MAX_AGE_DAYS", default=90)
 PLEDGES_WALL_PAGE_SIZE = env.int("PLEDGES_WALL_PAGE_SIZE", default=50)
 
-# Members: an invitation link works this many days.
+# The privacy notice's version: every consent records it; raising it asks signed-in people to
+# accept the new notice (cqa_portal/core/privacy.py).
+PRIVACY_NOTICE_VERSION = env("PRIVACY_NOTICE_VERSION", default="2026-12-01")
+# Hours a mailed link to one's own data (people without an account) works.
+PERSONAL_DATA_LINK_HOURS = env.int("PERSONAL_DATA_LINK_HOURS", default=24)
+
+# How long personal data is kept (days): the privacy notice shows these numbers and the beat
+# jobs enforce them (cqa_portal/core/retention.py).
+PORTAL_RETENTION = {
+    "unconfirmed_signature_days": env.int("RETENTION_UNCONFIRMED_SIGNATURE_DAYS", default=30),
+    "unconfirmed_registration_days": env.int("RETENTION_UNCONFIRMED_REGISTRATION_DAYS", default=30),
+    "ip_hash_days": env.int("RETENTION_IP_HASH_DAYS", default=30),
+    "rejected_cosign_days": env.int("RETENTION_REJECTED_COSIGN_DAYS", default=30),
+    "expired_invitation_days": env.int("RETENTION_EXPIRED_INVITATION_DAYS", default=30),
+    "sent_mail_days": env.int("RETENTION_SENT_MAIL_DAYS", default=365),
+    "relief_document_days": env.int("RETENTION_RELIEF_DOCUMENT_DAYS", default=3 * 365),
+    "data_request_days": env.int("RETENTION_DATA_REQUEST_DAYS", default=7),
+}
+
+# Members: an invitation link works this many days; a company sends at most this many
+# invitations a day.
 MEMBERS_INVITATION_MAX_AGE_DAYS = env.int("MEMBERS_INVITATION_MAX_AGE_DAYS", default=14)
+MEMBERS_INVITATIONS_PER_DAY = env.int("MEMBERS_INVITATIONS_PER_DAY", default=20)
 
 # The association, shown in the footer.
 PORTAL = {

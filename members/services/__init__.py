@@ -32,6 +32,7 @@ from .relief import (
     relief_request_submit,
     relief_request_withdraw,
 )
+from .retention import retention_purge
 from .users import (
     company_user_link,
     company_user_remove,
@@ -72,4 +73,5 @@ __all__ = [
     "relief_request_start_review",
     "relief_request_submit",
     "relief_request_withdraw",
+    "retention_purge",
 ]

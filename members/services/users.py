@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.urls import reverse
@@ -16,6 +18,23 @@ from cqa_portal.core.site import absolute_url
 from .. import conf
 from ..models import INVITATION_LINK, CompanyMembership, Invitation, MemberCompany
 from .mail import _mail
+
+
+def _check_invitation_limit(company: MemberCompany) -> None:
+    """At most ``MEMBERS_INVITATIONS_PER_DAY`` new invitations per company in 24 hours (the
+    company row is locked, so concurrent invitations are counted one after the other)."""
+    MemberCompany.objects.select_for_update().filter(pk=company.pk).first()
+    limit = conf.get().invitations_per_day
+    since = timezone.now() - timedelta(days=1)
+    if Invitation.objects.filter(company=company, created_at__gte=since).count() >= limit:
+        raise PortalError(
+            _(
+                "Your company has sent %(limit)d invitations in the last 24 hours, the most "
+                "allowed. Please try again tomorrow, or ask the association's staff for help."
+            )
+            % {"limit": limit},
+            code="invitation_limit",
+        )
 
 
 @transaction.atomic
@@ -40,6 +59,7 @@ def invitation_create(*, company: MemberCompany, email: str, actor) -> Invitatio
         audit_log(actor=actor, action="members.invitation.revoked", obj=invitation)
         invitation = None
     if invitation is None:
+        _check_invitation_limit(company)
         invitation = Invitation.objects.create(company=company, email=email, invited_by=actor)
         audit_log(actor=actor, action="members.invitation.created", obj=invitation)
 

@@ -23,6 +23,7 @@ from .signing import (
     signature_sign_for_company,
     signature_withdraw,
     signature_withdraw_for_company,
+    signature_withdraw_link_resend,
 )
 from .tally import tally_rebuild
 
@@ -38,6 +39,7 @@ __all__ = [
     "publication_save",
     "signature_confirm",
     "signature_confirmation_resend",
+    "signature_withdraw_link_resend",
     "signature_links",
     "signature_sign",
     "signature_sign_for_company",

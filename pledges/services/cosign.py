@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone, translation
 
-from cqa_portal.core import mail, pagecache
+from cqa_portal.core import mail, pagecache, privacy
 from cqa_portal.core.models import StaffNoticeKind
 from cqa_portal.core.services import audit_log, outbox_enqueue, staff_notice_record
 
@@ -60,6 +60,7 @@ def cosign_apply(
         statement=data.get("statement", "").strip(),
         ip_hash=ip_hash,
         consent_at=at,
+        consent_version=privacy.version(),
         language=mail.mail_language(translation.get_language()),
         **_uscc_fields(data.get("uscc", "")),
     )

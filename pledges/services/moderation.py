@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
+from cqa_portal.core import retention
 from cqa_portal.core.models import OutboxMessage
 from cqa_portal.core.services import audit_log
 
-from .. import conf
 from ..models import (
     CoSignature,
     Signature,
@@ -67,10 +66,14 @@ def signatures_set_hidden(*, signature_ids, hidden: bool, actor, reason: str = "
 
 @transaction.atomic
 def signatures_purge(*, at=None) -> dict:
-    """What the privacy notice promises: unconfirmed signatures go after 30 days, and IP hashes
-    of signatures and co-sign applications too. Set-based; running it again deletes nothing."""
+    """What the privacy notice promises (``core.retention``): unconfirmed signatures go after
+    ``unconfirmed_signature_days``, IP hashes of signatures and co-sign applications after
+    ``ip_hash_days``, and a rejected co-sign application's contact person after
+    ``rejected_cosign_days`` (the organisation and the decision remain). Set-based; running it
+    again changes nothing."""
     at = at or timezone.now()
-    cutoff = at - timedelta(days=conf.get().retention_days)
+    keep = retention.get()
+    cutoff = keep.cutoff("unconfirmed_signature_days", at)
     stale = Signature.objects.filter(status=Signature.Status.PENDING, created_at__lt=cutoff)
     ids = list(stale.values_list("pk", flat=True))
     deleted = 0
@@ -78,8 +81,38 @@ def signatures_purge(*, at=None) -> dict:
         chunk = ids[start : start + 500]
         OutboxMessage.objects.filter(key__in=_signature_mail_keys(chunk)).delete()
         deleted += Signature.objects.filter(pk__in=chunk).delete()[0]
-    hashes = Signature.objects.filter(created_at__lt=cutoff).exclude(ip_hash="").update(ip_hash="")
-    hashes += (
-        CoSignature.objects.filter(created_at__lt=cutoff).exclude(ip_hash="").update(ip_hash="")
+    ip_cutoff = keep.cutoff("ip_hash_days", at)
+    hashes = (
+        Signature.objects.filter(created_at__lt=ip_cutoff).exclude(ip_hash="").update(ip_hash="")
     )
-    return {"unconfirmed_deleted": deleted, "ip_hashes_erased": hashes}
+    hashes += (
+        CoSignature.objects.filter(created_at__lt=ip_cutoff).exclude(ip_hash="").update(ip_hash="")
+    )
+    rejected = cosign_contacts_erase(
+        queryset=CoSignature.objects.filter(
+            status=CoSignature.Status.REJECTED,
+            decided_at__lt=keep.cutoff("rejected_cosign_days", at),
+        )
+    )
+    return {"unconfirmed_deleted": deleted, "ip_hashes_erased": hashes, "rejected_erased": rejected}
+
+
+def cosign_contacts_erase(*, queryset) -> int:
+    """Erase the contact person of co-sign applications and the mails about them; the
+    organisation, its status and the decision stay (the fact of a decision is never lost)."""
+    ids = list(queryset.exclude(contact_email="").values_list("pk", flat=True))
+    if not ids:
+        return 0
+    for start in range(0, len(ids), 200):
+        mails = Q()
+        for pk in ids[start : start + 200]:
+            mails |= Q(key__startswith=f"pledges.cosign:{pk}:")
+        OutboxMessage.objects.filter(mails).delete()
+    return CoSignature.objects.filter(pk__in=ids).update(
+        contact_name="",
+        contact_title="",
+        contact_email="",
+        contact_phone="",
+        ip_hash="",
+        consent_at=None,
+    )

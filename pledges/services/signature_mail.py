@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.urls import reverse
 
-from cqa_portal.core import links, mail
+from cqa_portal.core import links, mail, retention
 from cqa_portal.core.services import outbox_enqueue
 from cqa_portal.core.site import absolute_url
 
@@ -53,6 +53,8 @@ def _send_signature_mail(
         "signature": signature,
         "initiative": signature.initiative,
         "confirm_days": conf.get().confirm_max_age_days,
+        "withdraw_days": conf.get().withdraw_link_max_age_days,
+        "kept_days": retention.get().unconfirmed_signature_days,
         "portal": settings.PORTAL,
         **signature_links(signature, at=at),
     }

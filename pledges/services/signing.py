@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from cqa_portal.core import links, mail
+from cqa_portal.core import links, mail, privacy, retention
 from cqa_portal.core.errors import PortalError
 from cqa_portal.core.models import OutboxMessage
 from cqa_portal.core.services import audit_log
@@ -90,6 +90,7 @@ def signature_sign(
                     link_key=links.new_key(),
                     ip_hash=ip_hash,
                     consent_at=at,
+                    consent_version=privacy.version(),
                     **details,
                 )
         except IntegrityError:
@@ -127,8 +128,9 @@ def _gone() -> PortalError:
     return PortalError(
         _(
             "This signature no longer exists: it was withdrawn, or it was not confirmed within "
-            "30 days and was deleted. You are welcome to sign again."
-        ),
+            "%(kept)s days and was deleted. You are welcome to sign again."
+        )
+        % {"kept": retention.get().unconfirmed_signature_days},
         code="link_revoked",
     )
 
@@ -192,6 +194,26 @@ def signature_confirmation_resend(*, signature_id: int, link_key: str, at=None) 
             code="throttled",
         )
     _send_signature_mail(signature=signature, template="confirm", to=signature.email, at=at)
+    return signature
+
+
+@transaction.atomic
+def signature_withdraw_link_resend(*, signature_id: int, link_key: str, at=None) -> Signature:
+    """The signer's withdraw link expired and they ask for a new one: it goes to the address
+    they signed with, within the same limits as a new confirmation link."""
+    at = at or timezone.now()
+    signature = _locked_signature(signature_id, link_key)
+    if signature.status == Signature.Status.WITHDRAWN:
+        raise _gone()
+    if not _may_mail_again(signature, at):
+        raise PortalError(
+            _(
+                "We have sent a link to this address recently. Please check your mailbox (and "
+                "the spam folder) or try again later."
+            ),
+            code="throttled",
+        )
+    _send_signature_mail(signature=signature, template="withdraw_link", to=signature.email, at=at)
     return signature
 
 
@@ -267,6 +289,7 @@ def signature_sign_for_company(
                 language=mail.user_language(user),
                 link_key=links.new_key(),
                 consent_at=at,
+                consent_version=privacy.version(),
                 confirmed_at=at,
             )
     except IntegrityError:

@@ -71,7 +71,8 @@ def _member_paths() -> list[str]:
     from surveys.models import Survey
 
     paths = ["/members/", "/members/users/", "/members/profile/", "/members/relief/new/"]
-    # The demo member's own request (the newest of all may be another company's).
+    from cqa_portal.core import demo
+
     relief = ReliefRequest.objects.filter(company__members__user__email=demo.MEMBER_EMAIL).first()
     if relief:
         paths.append(f"/members/relief/{relief.pk}/")

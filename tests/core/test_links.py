@@ -21,10 +21,11 @@ from tests.pledges.factories import SignatureFactory
 
 pytestmark = pytest.mark.django_db
 
-# Every kind: its purpose, a factory for its object, and how long its link works (None: ever).
+# Every kind: its purpose, a factory for its object, and how long its link works (None: no age
+# limit; the course registration link ends with its session instead, see below).
 KINDS = {
     "pledge confirm": (PLEDGE_CONFIRM, SignatureFactory, timedelta(days=7)),
-    "pledge withdraw": (PLEDGE_WITHDRAW, SignatureFactory, None),
+    "pledge withdraw": (PLEDGE_WITHDRAW, SignatureFactory, timedelta(days=90)),
     "course confirm": (COURSE_CONFIRM, RegistrationFactory, timedelta(hours=48)),
     "course registration": (COURSE_MANAGE, RegistrationFactory, None),
     "invitation": (
@@ -71,6 +72,15 @@ def test_old_link_expires_only_where_the_purpose_says(kind):
             assert links.check(purpose, links.make(purpose, obj)).ok
         else:
             assert links.check(purpose, links.make(purpose, obj, at=fresh_at)).ok
+
+
+def test_course_registration_link_works_until_the_session_ends():
+    registration = RegistrationFactory()
+    token = links.make(COURSE_MANAGE, registration)
+    ends = registration.session.ends_at
+    assert links.check(COURSE_MANAGE, token, now=ends - timedelta(minutes=1)).ok
+    late = links.check(COURSE_MANAGE, token, now=ends)
+    assert late.state is LinkState.EXPIRED and late.obj.pk == registration.pk
 
 
 def test_rotating_the_key_revokes_every_link_of_the_object(kind):

@@ -406,8 +406,9 @@ def test_company_import_with_a_broken_name_is_refused_with_its_row(char):
     )
     assert result.has_validation_errors()
     report = "\n".join(import_report(result))
-    assert any(line.startswith("第 2 行") and "不能包含换行" in line for line in report.split("\n"))
-    assert not any(line.startswith("第 1 行") for line in report.split("\n")), report
+    # Rows as the spreadsheet numbers them: the header is row 1, the broken name is on row 3.
+    assert any(line.startswith("第 3 行") and "不能包含换行" in line for line in report.split("\n"))
+    assert not any(line.startswith("第 2 行") for line in report.split("\n")), report
     assert not MemberCompany.objects.exists()
 
 

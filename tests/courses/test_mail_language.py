@@ -37,7 +37,8 @@ def test_english_registrant_gets_english_mails_whose_links_open_in_english(
     assert confirm.endswith("?lang=en")
     with django_capture_on_commit_callbacks(execute=True):
         html = assert_opens_in_english(client, confirm)
-    assert session.title_en in html
+        assert session.title_en in html and "Confirm my registration" in html
+        assert "registration is confirmed" in client.post(confirm).content.decode()
 
     confirmed_mail = mailoutbox[1]
     assert_english(confirmed_mail, prefix=False, names=[session.platform])

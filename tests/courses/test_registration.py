@@ -80,8 +80,11 @@ def test_visitor_registers_and_confirms_by_email(
     assert session.join_url not in request_mail.body  # not before the address is confirmed
     confirm_path = _link(request_mail, "/courses/confirm/")
 
+    ask = client.get(confirm_path)  # one button; opening the link changes nothing
+    assert 'id="confirm-button"' in ask.content.decode()
+    assert Registration.objects.get().status == Registration.Status.PENDING
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.get(confirm_path)
+        response = client.post(confirm_path)
     assert response.status_code == 200
     assert "报名已确认" in response.content.decode()
     registration.refresh_from_db()
@@ -93,8 +96,9 @@ def test_visitor_registers_and_confirms_by_email(
 
     # Following the link again changes nothing and sends nothing.
     with django_capture_on_commit_callbacks(execute=True):
-        again = client.get(confirm_path)
+        again = client.post(confirm_path)
     assert "已经确认" in again.content.decode()
+    assert "已经确认" in client.get(confirm_path).content.decode()
     assert len(mailoutbox) == 2
 
 
@@ -167,7 +171,7 @@ def test_expired_confirmation_link_says_so_and_offers_a_new_one(
     assert [m.to for m in mailoutbox] == [["late@example.com"]]
     new_path = re.search(r"(/courses/confirm/[^/\s]+/)", mailoutbox[0].body).group(1)
     with django_capture_on_commit_callbacks(execute=True):
-        assert client.get(new_path).status_code == 200
+        assert client.post(new_path).status_code == 200
     registration.refresh_from_db()
     assert registration.status == Registration.Status.CONFIRMED
     # The expired link now shows the confirmed registration instead of a problem.
@@ -390,3 +394,19 @@ def test_people_waiting_are_served_before_a_newcomer_when_seats_appear(
     waiting.refresh_from_db()
     assert waiting.status == Registration.Status.CONFIRMED
     assert outcome.status == Registration.Status.WAITING
+
+
+def test_registration_link_ends_with_the_session(client):
+    registration = RegistrationFactory()
+    token = links.make(MANAGE_LINK, registration)
+    assert client.get(f"/courses/registration/{token}/").status_code == 200
+    ended = timezone.now() - timedelta(minutes=1)
+    Session.objects.filter(pk=registration.session_id).update(
+        starts_at=ended - timedelta(hours=1), ends_at=ended
+    )
+    response = client.get(f"/courses/registration/{token}/")
+    assert response.status_code == 410
+    assert 'data-state="expired"' in response.content.decode()
+    assert client.post(f"/courses/registration/{token}/").status_code == 410
+    registration.refresh_from_db()
+    assert registration.status == Registration.Status.CONFIRMED

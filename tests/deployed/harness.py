@@ -176,7 +176,8 @@ class Mailbox:
 
         Its links are fetched at once with a fresh client (each must answer 200), except those
         containing one of ``opens``: the journey opens them itself with ``open()``, which checks
-        them after the visitor has (a GET of a confirmation link confirms).
+        them after the visitor has. (No link changes anything on a GET: fetching them first is
+        what a mail scanner does.)
         """
         deadline = time.monotonic() + timeout
         while True:

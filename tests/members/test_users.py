@@ -251,3 +251,30 @@ def test_every_email_field_of_the_portal_forms_has_the_length_check():
         form = form_class(data={name: "x"})
         form.full_clean()
         assert validate_email_length in form.fields[name].validators, form_class
+
+
+def test_invitations_per_company_and_day_are_limited(
+    client, admin_member, settings, mailoutbox, django_capture_on_commit_callbacks
+):
+    settings.MEMBERS_INVITATIONS_PER_DAY = 3
+    client.force_login(admin_member.user)
+    for n in range(3):
+        assert (
+            _invite(client, f"c{n}@example.com", django_capture_on_commit_callbacks).status_code
+            == 302
+        )
+    refused = _invite(client, "c3@example.com", django_capture_on_commit_callbacks)
+    assert refused.status_code == 200
+    assert "过去 24 小时内已发送 3 份邀请" in refused.content.decode()
+    assert Invitation.objects.count() == 3 and len(mailoutbox) == 3  # nothing written or sent
+    # Inviting one of them again re-sends the same invitation: not a new one.
+    assert _invite(client, "c1@example.com", django_capture_on_commit_callbacks).status_code == 302
+    # Another company has its own allowance; a day later this one has its own again.
+    other = MembershipFactory(role="admin")
+    services.invitation_create(company=other.company, email="o@example.com", actor=other.user)
+    later = timezone.now() + timedelta(days=1, minutes=1)
+    with mock.patch("django.utils.timezone.now", return_value=later):
+        services.invitation_create(
+            company=admin_member.company, email="c3@example.com", actor=admin_member.user
+        )
+    assert Invitation.objects.filter(company=admin_member.company).count() == 4

@@ -36,7 +36,8 @@ def test_english_signer_gets_english_mail_whose_links_open_in_english(
     confirm = path_of(message, "/signatures/confirm/")
     assert confirm.endswith("?lang=en")
     html = assert_opens_in_english(client, confirm)
-    assert "Signature confirmed" in html
+    assert "Confirm my signature" in html
+    assert "Signature confirmed" in client.post(confirm).content.decode()
 
 
 def test_chinese_signer_gets_chinese_mail(

@@ -38,7 +38,7 @@ def test_purge_deletes_old_unconfirmed_signatures_their_mails_and_old_ip_hashes(
     assert OutboxMessage.objects.filter(to="old@example.com").exists()
 
     result = signatures_purge_task()
-    assert result == {"unconfirmed_deleted": 1, "ip_hashes_erased": 2}
+    assert result == {"unconfirmed_deleted": 1, "ip_hashes_erased": 2, "rejected_erased": 0}
     assert not Signature.objects.filter(pk=old.pk).exists()
     assert not OutboxMessage.objects.filter(to="old@example.com").exists()
     recent.refresh_from_db()
@@ -47,7 +47,11 @@ def test_purge_deletes_old_unconfirmed_signatures_their_mails_and_old_ip_hashes(
     assert confirmed_old.ip_hash == "" and confirmed_old.status == "confirmed"
     assert CoSignature.objects.get(pk=application.pk).ip_hash == ""
     # Re-runnable: nothing more to do.
-    assert services.signatures_purge() == {"unconfirmed_deleted": 0, "ip_hashes_erased": 0}
+    assert services.signatures_purge() == {
+        "unconfirmed_deleted": 0,
+        "ip_hashes_erased": 0,
+        "rejected_erased": 0,
+    }
 
 
 def test_purge_keeps_unconfirmed_signatures_younger_than_30_days(initiative):

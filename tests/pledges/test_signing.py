@@ -88,7 +88,11 @@ def test_enterprise_signs_confirms_and_is_counted(
     assert mail.to == ["quality.head@example.com"]
     assert "请确认" in mail.subject
     assert "湖北示范精密制造有限公司" in mail.body
-    confirm = client.get(link_from(mail, "confirm"))
+    # Opening the link shows one button and changes nothing (mail scanners open links).
+    ask = client.get(link_from(mail, "confirm"))
+    assert ask.status_code == 200 and 'id="confirm-button"' in ask.content.decode()
+    assert counts(client) == (0, 0, 0)
+    confirm = client.post(link_from(mail, "confirm"))
     assert confirm.status_code == 200
     assert "签名已确认" in confirm.content.decode()
     signature.refresh_from_db()
@@ -99,7 +103,7 @@ def test_enterprise_signs_confirms_and_is_counted(
     assert AuditEntry.objects.filter(action="pledges.signature.confirmed").count() == 1
 
     # The link again: already confirmed, counted once.
-    again = client.get(link_from(mail, "confirm"))
+    again = client.post(link_from(mail, "confirm"))
     assert again.status_code == 200
     assert counts(client) == (1, 1, 0)
 
@@ -113,7 +117,7 @@ def test_individual_signs_without_public_name(
     signature = Signature.objects.get()
     assert signature.kind == "individual" and not signature.show_name
     assert signature.title == "" and signature.uscc == ""
-    client.get(link_from(mailoutbox[0], "confirm"))
+    client.post(link_from(mailoutbox[0], "confirm"))
     assert counts(client) == (1, 0, 1)
     wall = client.get(f"/initiatives/{initiative.slug}/signatures/").content.decode()
     assert "李工程师" not in wall  # counted, not named
@@ -269,7 +273,7 @@ def test_signing_again_creates_no_duplicate_resends_throttled_and_answers_the_sa
         sign(client, initiative, individual_data(), django_capture_on_commit_callbacks)
     li_mails = [m for m in mailoutbox if m.to == ["li@example.com"]]
     assert len(li_mails) == 2
-    assert client.get(link_from(li_mails[-1], "confirm")).status_code == 200
+    assert client.post(link_from(li_mails[-1], "confirm")).status_code == 200
     assert Signature.objects.get(email="li@example.com").status == "confirmed"
 
     # Signing again once confirmed: a reminder with the withdraw link, still one row.
@@ -365,7 +369,7 @@ def test_confirm_link_expiry_follows_the_setting(client, initiative, settings):
     settings.PLEDGES_CONFIRM_MAX_AGE_DAYS = 1
     assert client.get(f"/signatures/confirm/{token}/").status_code == 410
     settings.PLEDGES_CONFIRM_MAX_AGE_DAYS = 3
-    assert client.get(f"/signatures/confirm/{token}/").status_code == 200
+    assert client.post(f"/signatures/confirm/{token}/").status_code == 200
     signature.refresh_from_db()
     assert signature.status == Signature.Status.CONFIRMED
 
@@ -382,7 +386,7 @@ def test_expired_link_sends_a_new_confirmation_to_the_signers_address(
     assert response.status_code == 200
     assert "新的确认链接" in response.content.decode()
     assert [m.to for m in mailoutbox] == [["signer@example.com"]]
-    assert client.get(link_from(mailoutbox[0], "confirm")).status_code == 200
+    assert client.post(link_from(mailoutbox[0], "confirm")).status_code == 200
     signature.refresh_from_db()
     assert signature.status == Signature.Status.CONFIRMED
 
@@ -457,7 +461,11 @@ def test_links_in_mails_sent_before_the_core_links_module_still_work(client, ini
     old_confirm = signing.TimestampSigner(salt=services.CONFIRM_LINK.salt).sign(payload)
     old_withdraw = signing.Signer(salt=services.WITHDRAW_LINK.salt).sign(payload)
     assert client.get(f"/signatures/confirm/{old_confirm}/").status_code == 200
-    assert client.get(f"/signatures/withdraw/{old_withdraw}/").status_code == 200
+    # A withdraw link without an issue time is older than any lifetime: its page offers a new
+    # one by mail.
+    old = client.get(f"/signatures/withdraw/{old_withdraw}/")
+    assert old.status_code == 410
+    assert f'action="/signatures/withdraw/{old_withdraw}/new-link/"' in old.content.decode()
 
 
 def test_withdraw_erases_personal_data_and_the_count_drops(
@@ -465,7 +473,7 @@ def test_withdraw_erases_personal_data_and_the_count_drops(
 ):
     sign(client, initiative, enterprise_data(), django_capture_on_commit_callbacks)
     mail = mailoutbox[0]
-    client.get(link_from(mail, "confirm"))
+    client.post(link_from(mail, "confirm"))
     assert counts(client) == (1, 1, 0)
 
     withdraw_url = link_from(mail, "withdraw")
@@ -543,5 +551,34 @@ def test_english_visitor_gets_english_mail_and_pages(
     client.cookies["django_language"] = "en"
     sign(client, initiative, individual_data(), django_capture_on_commit_callbacks)
     assert "Please confirm your signature" in mailoutbox[0].subject
-    page = client.get(link_from(mailoutbox[0], "confirm")).content.decode()
+    page = client.post(link_from(mailoutbox[0], "confirm")).content.decode()
     assert "Signature confirmed" in page
+
+
+def test_expired_withdraw_link_offers_a_new_one_by_mail(
+    client, initiative, mailoutbox, django_capture_on_commit_callbacks, settings
+):
+    signature = SignatureFactory(initiative=initiative, email="keep@example.com")
+    days = settings.PLEDGES_WITHDRAW_LINK_MAX_AGE_DAYS
+    old = links.make(
+        services.WITHDRAW_LINK, signature, at=timezone.now() - timedelta(days=days + 1)
+    )
+    page = client.get(f"/signatures/withdraw/{old}/")
+    assert page.status_code == 410
+    html = page.content.decode()
+    assert 'data-state="expired"' in html
+    assert f'action="/signatures/withdraw/{old}/new-link/"' in html
+    assert client.post(f"/signatures/withdraw/{old}/").status_code == 410  # nothing withdrawn
+    signature.refresh_from_db()
+    assert signature.status == Signature.Status.CONFIRMED
+
+    with django_capture_on_commit_callbacks(execute=True):
+        sent = client.post(f"/signatures/withdraw/{old}/new-link/")
+    assert sent.status_code == 200 and 'id="link-resent"' in sent.content.decode()
+    [mail] = mailoutbox
+    assert mail.to == ["keep@example.com"]
+    fresh = link_from(mail, "withdraw")
+    assert client.get(fresh).status_code == 200
+    assert client.post(fresh).status_code == 200
+    signature.refresh_from_db()
+    assert signature.status == Signature.Status.WITHDRAWN

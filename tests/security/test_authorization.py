@@ -83,6 +83,15 @@ RULES: dict[str, tuple[str | None, object, object, object, object]] = {
     # a new confirmation link (the form on an expired link's page) only takes POST
     "pledges:confirm_resend": ("token", 405, 405, 405, 405),
     "courses:confirm_resend": ("token", 405, 405, 405, 405),
+    "pledges:withdraw_resend": ("token", 405, 405, 405, 405),
+    # personal data: one's own after login, a mailed link, the staff page
+    "core:my_data": (None, LOGIN, 200, 200, 200),
+    "core:my_data_download": ("fmt_json", LOGIN, 200, 200, 200),
+    "core:data_request": (None, 200, 200, 200, 200),
+    "core:data_link": ("token", 404, 404, 404, 404),
+    "core:data_link_download": ("token_json", 404, 404, 404, 404),
+    "core:data_staff": (None, ADMIN, ADMIN, ADMIN, 200),
+    "core:privacy_accept": (None, LOGIN, 302, 302, 302),  # accepted already: straight on
     # actions that only take POST: a GET is the 405 page for everybody (core post_only comes
     # first, so nobody is sent to log in only to land on a 405)
     "pledges:sign_company": ("initiative", 405, 405, 405, 405),
@@ -187,6 +196,8 @@ def world(db):
             "survey_csv": {"slug": survey.slug, "fmt": "csv"},
             "session": {"pk": SessionFactory().pk},
             "token": {"token": "forged:token:value"},
+            "token_json": {"token": "forged:token:value", "fmt": "json"},
+            "fmt_json": {"fmt": "json"},
             "membership": {"pk": a.pk},
             "invitation": {"pk": invitation.pk},
             "relief": {"pk": relief.pk},

@@ -6,7 +6,7 @@ records status changes with ``audit_log`` in the transaction that makes them.
 One module per job; every public name is importable from ``cqa_portal.core.services``.
 """
 
-from .account import account_signup_complete, user_language_set
+from .account import account_privacy_accept, account_signup_complete, user_language_set
 from .audit import audit_entry, audit_log, audit_log_many, audit_log_select
 from .delivery import (
     RETRY_BACKOFF,
@@ -24,6 +24,7 @@ from .staff_notices import staff_notice_record, staff_notices_send
 
 __all__ = [
     "RETRY_BACKOFF",
+    "account_privacy_accept",
     "account_signup_complete",
     "audit_entry",
     "audit_log",

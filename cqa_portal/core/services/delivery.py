@@ -407,9 +407,14 @@ def outbox_sweep(*, batch_size: int = 300) -> int:
     return total
 
 
-def outbox_purge(*, older_than_days: int = 365) -> int:
-    """Delete sent mails older than the retention period stated in the privacy notice."""
-    cutoff = timezone.now() - timedelta(days=older_than_days)
+def outbox_purge(*, older_than_days: int | None = None, at=None) -> int:
+    """Delete sent mails older than the retention period stated in the privacy notice
+    (``core.retention``: ``sent_mail_days``)."""
+    from .. import retention
+
+    if older_than_days is None:
+        older_than_days = retention.get().sent_mail_days
+    cutoff = (at or timezone.now()) - timedelta(days=older_than_days)
     deleted, _ = OutboxMessage.objects.filter(
         status=OutboxMessage.Status.SENT, sent_at__lt=cutoff
     ).delete()
