@@ -1,5 +1,6 @@
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
 from django.db.models.functions import Coalesce
@@ -18,6 +19,7 @@ from cqa_portal.core.admin import (
     SpreadsheetImportMixin,
     WaitingFirstMixin,
 )
+from cqa_portal.core.forms import PortalModelForm
 from surveys import covid
 
 from . import selectors, services
@@ -67,14 +69,51 @@ class MembershipLevelAdmin(admin.ModelAdmin):
     list_editable = ["annual_fee", "order"]
 
 
+class _RowUserAutocomplete(AutocompleteSelect):
+    """The user picker of a linked-user row, labelled from the row's user (loaded with the
+    rows) instead of one query per row."""
+
+    known: dict = {}
+
+    def optgroups(self, name, value, attr=None):
+        wanted = {str(v) for v in value if str(v) not in self.choices.field.empty_values}
+        if not wanted or not wanted <= set(self.known):
+            return super().optgroups(name, value, attr)
+        options = [] if self.is_required else [self.create_option(name, "", "", False, 0)]
+        for key in sorted(wanted):
+            label = self.choices.field.label_from_instance(self.known[key])
+            options.append(self.create_option(name, key, label, wanted, len(options)))
+        return [(None, options, 0)]
+
+
+class CompanyMembershipInlineForm(PortalModelForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        widget = self.fields["user"].widget
+        widget = getattr(widget, "widget", widget)
+        if isinstance(widget, _RowUserAutocomplete) and self.instance.user_id:
+            widget.known = {str(self.instance.user_id): self.instance.user}
+
+
 class CompanyMembershipInline(admin.TabularInline):
     model = CompanyMembership
+    form = CompanyMembershipInlineForm
     extra = 0
     autocomplete_fields = ["user"]
     fields = ["user", "role", "joined_at"]
     readonly_fields = ["joined_at"]
     verbose_name = _("linked user")
     verbose_name_plural = _("linked users (link or unlink portal accounts here)")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("user", "company")
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "user":
+            kwargs["widget"] = _RowUserAutocomplete(
+                db_field, self.admin_site, using=kwargs.get("using")
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
 @admin.register(MemberCompany)

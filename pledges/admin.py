@@ -8,9 +8,9 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from import_export.admin import ExportActionMixin, ImportExportModelAdmin
 
-from cqa_portal.core import pagecache
 from cqa_portal.core.admin import (
     AuditHistoryInline,
+    PageCacheAdminMixin,
     SpreadsheetExportMixin,
     SpreadsheetImportMixin,
     WaitingFirstMixin,
@@ -42,26 +42,15 @@ def _preview(text: str):
     return format_html('<div class="pledges-preview" style="max-width:48rem">{}</div>', html)
 
 
-class PublishingAdmin(admin.ModelAdmin):
+class PublishingAdmin(PageCacheAdminMixin, admin.ModelAdmin):
     """Publishing or withdrawing a text is logged (who, when)."""
 
     inlines = [AuditHistoryInline]
+    pagecache_namespace = "pledges"
 
     def save_model(self, request, obj, form, change):
         was_published = bool(form.initial.get("is_published")) if change else False
         services.publication_save(obj=obj, actor=request.user, was_published=was_published)
-
-    def save_related(self, request, form, formsets, change):
-        super().save_related(request, form, formsets, change)
-        pagecache.bump("pledges")  # commitments and items edited inline
-
-    def delete_model(self, request, obj):
-        super().delete_model(request, obj)
-        pagecache.bump("pledges")
-
-    def delete_queryset(self, request, queryset):
-        super().delete_queryset(request, queryset)
-        pagecache.bump("pledges")
 
 
 class CommitmentInline(admin.TabularInline):
@@ -153,9 +142,13 @@ class AllianceAdmin(PublishingAdmin):
 
 
 @admin.register(AllianceMember)
-class AllianceMemberAdmin(SpreadsheetExportMixin, SpreadsheetImportMixin, ImportExportModelAdmin):
+class AllianceMemberAdmin(
+    PageCacheAdminMixin, SpreadsheetExportMixin, SpreadsheetImportMixin, ImportExportModelAdmin
+):
     """Member associations; import from CSV (UTF-8 or GBK) or XLSX (bad rows listed with their
     row numbers, nothing written) and export."""
+
+    pagecache_namespace = "pledges"
 
     resource_classes = [AllianceMemberResource]
     formfield_overrides = URL_FIELDS

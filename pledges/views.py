@@ -113,6 +113,7 @@ def letter_detail(request, slug: str):
 
 
 @require_http_methods(["GET", "POST"])
+@pagecache.page("pledges")
 def sign(request, slug: str):
     initiative = get_object_or_404(_initiatives(), slug=slug, accepts_signatures=True)
     kind = ""
@@ -369,6 +370,7 @@ def withdraw_resend(request, token: str):
     )
 
 
+@pagecache.page("pledges")
 def wall(request, slug: str):
     initiative = get_object_or_404(Initiative.objects.published(), slug=slug)
     form = WallFilterForm(request.GET or None)
@@ -398,6 +400,7 @@ def wall(request, slug: str):
     )
 
 
+@pagecache.page("pledges")
 def alliance(request):
     current = selectors.current_alliance()
     has_samples = current is not None and any(m.is_sample for m in current.members.all())
@@ -407,6 +410,7 @@ def alliance(request):
 
 
 @require_http_methods(["GET", "POST"])
+@pagecache.page("pledges")
 def cosign(request):
     alliance = selectors.current_alliance()
     if alliance is None or alliance.initiative is None:

@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
-from cqa_portal.core import errors, jobs
+from cqa_portal.core import errors, jobs, pagecache
 from cqa_portal.core.decorators import post_only, staff_required
 from members.access import company_member_required
 
@@ -124,6 +124,7 @@ def response_detail(request, pk):
     )
 
 
+@pagecache.page("surveys")
 def findings(request):
     """Public: the findings of the latest published survey, and the list of published ones."""
     surveys = selectors.published_surveys()
@@ -135,6 +136,7 @@ def findings(request):
     return render(request, "surveys/findings.html", context)
 
 
+@pagecache.page("surveys")
 def results(request, slug):
     """Public results of a published survey: aggregates only, small groups suppressed."""
     survey = Survey.objects.filter(slug=slug, results_published=True).first()

@@ -11,6 +11,12 @@ error the cache is treated as down for ``DOWN_SECONDS`` in this process, so a fr
 costs one short socket timeout per process per window, not one per call.
 
 ``health()`` (for ``/healthz``) bypasses all of this and raises the real error.
+
+One client per connection pool: Django's ``RedisCacheClient.get_client`` builds a new
+``redis.Redis`` for every cache call, and redis-py fills a dictionary of some 170 response
+callbacks in each constructor (about half a millisecond, more than the loopback round trip; a
+page served from the page cache makes one or two calls). A ``redis.Redis`` is thread-safe and
+uses the same pool (which reconnects after a fork), so one per pool is enough.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ import functools
 import logging
 import time
 
-from django.core.cache.backends.redis import RedisCache
+from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -64,11 +70,27 @@ def _incr_default(self, key, delta=1, version=None):
     return delta
 
 
+class _Client(RedisCacheClient):
+    """One ``redis.Redis`` per connection pool (see above)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._clients = {}
+
+    def get_client(self, key=None, *, write=False):
+        pool = self._get_connection_pool(write)
+        client = self._clients.get(id(pool))
+        if client is None:
+            client = self._clients[id(pool)] = self._client(connection_pool=pool)
+        return client
+
+
 class FailSoftRedisCache(RedisCache):
     """``django.core.cache.backends.redis.RedisCache`` that never raises a Redis outage."""
 
     def __init__(self, server, params):
         super().__init__(server, params)
+        self._class = _Client
         self._down_until = 0.0
 
     @property

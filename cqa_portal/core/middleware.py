@@ -1,3 +1,6 @@
+from whitenoise.middleware import WhiteNoiseMiddleware
+
+
 class ChineseFirstMiddleware:
     """Serve Simplified Chinese unless the visitor chose another language.
 
@@ -125,6 +128,14 @@ class AdminQueryCheckMiddleware:
                 query = kept.urlencode()
                 return redirect(request.path + (f"?{query}" if query else ""))
         return self.get_response(request)
+
+
+class StaticFilesMiddleware(WhiteNoiseMiddleware):
+    """whitenoise, with a year's cache lifetime for files with a content hash in their name
+    (``CompressedManifestStaticFilesStorage`` in production: brotli and gzip copies are
+    served to browsers that accept them)."""
+
+    FOREVER = 365 * 24 * 60 * 60
 
 
 class PrivacyNoticeMiddleware:

@@ -10,13 +10,14 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
-from . import exports, report, retention
+from . import exports, pagecache, report, retention
 from . import privacy as privacy_notice
 from .decorators import login_required, post_only, staff_required
 from .errors import PortalError
 from .health import health_report
 
 
+@pagecache.page("site")
 def home(request):
     return render(request, "core/home.html")
 
