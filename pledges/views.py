@@ -288,28 +288,34 @@ def _confirmed(request, signature, *, already: bool):
     )
 
 
-@post_only(back="pledges:confirm")
-def confirm_resend(request, token: str):
-    """The form on an expired confirmation link's page: a new link to the signer's address."""
-    check = links.check(services.CONFIRM_LINK, token)
+def _resend_link(request, *, token: str, purpose, resend, context: dict):
+    """A new link by mail, from the form on an expired link's page (confirmation or
+    withdrawal): the same checks and limits for both."""
+    check = links.check(purpose, token)
     if check.state not in {links.LinkState.VALID, links.LinkState.EXPIRED}:
         return _link_problem(request, check)
     if response := _too_many(request, "resend", conf.get().sign_rate):
         return response
     try:
-        services.signature_confirmation_resend(
-            signature_id=check.obj.pk, link_key=check.obj.link_key
-        )
+        resend(signature_id=check.obj.pk, link_key=check.obj.link_key)
     except PortalError as exc:
         if exc.code == "link_revoked":
             return _link_problem(
                 request, links.LinkCheck(links.LinkState.REVOKED), message=errors.text(exc)
             )
         return _link_problem(request, check, message=errors.text(exc))
-    return render(
+    return render(request, "pledges/link_resent.html", context)
+
+
+@post_only(back="pledges:confirm")
+def confirm_resend(request, token: str):
+    """The form on an expired confirmation link's page: a new link to the signer's address."""
+    return _resend_link(
         request,
-        "pledges/link_resent.html",
-        {"confirm_days": conf.get().confirm_max_age_days},
+        token=token,
+        purpose=services.CONFIRM_LINK,
+        resend=services.signature_confirmation_resend,
+        context={"confirm_days": conf.get().confirm_max_age_days},
     )
 
 
@@ -348,25 +354,12 @@ def withdraw(request, token: str):
 def withdraw_resend(request, token: str):
     """The form on an expired withdraw link's page: a new withdraw link to the signer's
     address (same limits as a new confirmation link)."""
-    check = links.check(services.WITHDRAW_LINK, token)
-    if check.state not in {links.LinkState.VALID, links.LinkState.EXPIRED}:
-        return _link_problem(request, check)
-    if response := _too_many(request, "resend", conf.get().sign_rate):
-        return response
-    try:
-        services.signature_withdraw_link_resend(
-            signature_id=check.obj.pk, link_key=check.obj.link_key
-        )
-    except PortalError as exc:
-        if exc.code == "link_revoked":
-            return _link_problem(
-                request, links.LinkCheck(links.LinkState.REVOKED), message=errors.text(exc)
-            )
-        return _link_problem(request, check, message=errors.text(exc))
-    return render(
+    return _resend_link(
         request,
-        "pledges/link_resent.html",
-        {"withdraw_days": conf.get().withdraw_link_max_age_days},
+        token=token,
+        purpose=services.WITHDRAW_LINK,
+        resend=services.signature_withdraw_link_resend,
+        context={"withdraw_days": conf.get().withdraw_link_max_age_days},
     )
 
 
