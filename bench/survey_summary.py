@@ -68,6 +68,7 @@ def load(cursor, survey, companies: list[int], count: int, drafts: int, rng) -> 
                 region_group_of(province) if submitted else "",
                 rng.choice(sections) if submitted else "",
                 "",
+                "medium" if submitted else "",
                 "2020-03-01 10:00:00+08",
                 "2020-03-01 10:00:00+08",
                 "2020-03-01 10:00:00+08" if submitted else None,
@@ -77,7 +78,7 @@ def load(cursor, survey, companies: list[int], count: int, drafts: int, rng) -> 
         cursor,
         Response._meta.db_table,
         ["survey_id", "company_id", "status", "province", "region_group", "industry_section",
-         "industry_division", "created_at", "updated_at", "submitted_at"],
+         "industry_division", "size_band", "created_at", "updated_at", "submitted_at"],
         rows,
     )  # fmt: skip
     cursor.execute(f"SELECT id FROM {Response._meta.db_table} WHERE survey_id = %s", [survey.pk])  # noqa: S608
