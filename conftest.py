@@ -69,6 +69,22 @@ def _clean_cache():
 
 
 @pytest.fixture
+def uncached_pages():
+    """Every page rendered, none served from the page cache, and the signed-in user read from
+    the database on each request, not from its memo (tests that count what rendering a page
+    costs: the user, then the page's own queries; the session comes from the cache)."""
+    from unittest import mock
+
+    from cqa_portal.core import pagecache
+
+    with (
+        mock.patch.object(pagecache, "_owner", return_value=None),
+        mock.patch.object(pagecache, "memo", lambda key, tables, load, **kwargs: load()),
+    ):
+        yield
+
+
+@pytest.fixture
 def postgres(db):
     from django.db import connection
 

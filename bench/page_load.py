@@ -159,7 +159,7 @@ def seed() -> dict:
     services.summary_snapshot_make(survey_id=survey.pk)
     session = SessionStore()
     session["_auth_user_id"] = str(user.pk)
-    session["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
+    session["_auth_user_backend"] = "cqa_portal.core.backends.ModelBackend"
     session["_auth_user_hash"] = user.get_session_auth_hash()
     session.create()
     from cqa_portal.core.models import OutboxMessage

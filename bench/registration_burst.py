@@ -92,7 +92,7 @@ def seed() -> tuple[int, list[dict]]:
     for user in User.objects.filter(username__startswith=USERNAME_PREFIX).order_by("pk"):
         login = store()
         login[SESSION_KEY] = user._meta.pk.value_to_string(user)
-        login[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+        login[BACKEND_SESSION_KEY] = "cqa_portal.core.backends.ModelBackend"
         login[HASH_SESSION_KEY] = user.get_session_auth_hash()
         login.create()
         csrf = get_random_string(32)

@@ -14,7 +14,6 @@ from import_export.formats.base_formats import CSV, XLSX
 from cqa_portal.core import exports, jobs
 from cqa_portal.core.admin import (
     AuditHistoryInline,
-    PageCacheAdminMixin,
     SpreadsheetExportMixin,
     SpreadsheetImportMixin,
     message_job_started,
@@ -41,8 +40,7 @@ class TopicNeedInline(admin.TabularInline):
 
 
 @admin.register(Topic)
-class TopicAdmin(PageCacheAdminMixin, admin.ModelAdmin):
-    pagecache_namespace = "courses"
+class TopicAdmin(admin.ModelAdmin):
     inlines = [TopicNeedInline]
     list_display = ["name", "name_en", "slug", "order", "session_count"]
     list_editable = ["order"]
@@ -58,8 +56,7 @@ class TopicAdmin(PageCacheAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Series)
-class SeriesAdmin(PageCacheAdminMixin, admin.ModelAdmin):
-    pagecache_namespace = "courses"
+class SeriesAdmin(admin.ModelAdmin):
     list_display = ["name", "name_en", "topic", "session_count"]
     list_filter = ["topic"]
     list_select_related = ["topic"]
@@ -75,8 +72,7 @@ class SeriesAdmin(PageCacheAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Lecturer)
-class LecturerAdmin(PageCacheAdminMixin, admin.ModelAdmin):
-    pagecache_namespace = "courses"
+class LecturerAdmin(admin.ModelAdmin):
     list_display = ["name", "title", "organisation"]
     search_fields = ["name", "organisation"]
 
@@ -109,13 +105,12 @@ class SessionWhenFilter(admin.SimpleListFilter):
 
 
 @admin.register(Session)
-class SessionAdmin(PageCacheAdminMixin, SpreadsheetImportMixin, ImportMixin, admin.ModelAdmin):
+class SessionAdmin(SpreadsheetImportMixin, ImportMixin, admin.ModelAdmin):
     """Sessions with their registration and waiting counts. "Import" on the list takes the
     live platform's attendance export (CSV in UTF-8 or GBK, or XLSX)."""
 
     resource_classes = [AttendanceResource]
     skip_admin_log = True  # the audit log records the attendance import
-    pagecache_namespace = "courses"
 
     list_display = [
         "title",

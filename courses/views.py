@@ -6,10 +6,8 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, HttpResponseNotFound
 from django.shortcuts import redirect, render
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
@@ -31,7 +29,7 @@ UPCOMING_SHOWN = 30
 
 
 @require_GET
-@pagecache.page("courses")
+@pagecache.page()
 def schedule(request):
     now = timezone.now()
     choices = selectors.filter_choices()
@@ -55,8 +53,6 @@ def schedule(request):
         {
             "form": form,
             "upcoming": upcoming,
-            "upcoming_rows": _session_rows(upcoming, past=False, now=now),
-            "past_rows": _session_rows(list(past_page), past=True, now=now),
             "upcoming_more": upcoming_more,
             "past_page": past_page,
             "totals": selectors.schedule_totals(now=now),
@@ -64,33 +60,6 @@ def schedule(request):
             "now": now,
         },
     )
-
-
-def _session_rows(sessions: list, *, past: bool, now) -> list[str]:
-    """The schedule's rows: the same for every visitor (rendered once, see pagecache.rows),
-    with the visitor's own registration put in where the row leaves room for it."""
-
-    def render_row(session):
-        return render_to_string(
-            "courses/_session_item.html", {"session": session, "past": past, "now": now}
-        )
-
-    rows = pagecache.rows(
-        sessions,
-        render_row,
-        namespace="courses",
-        name="schedule",
-        vary=lambda s: f"{s.pk}:{past}:{not past and s.starts_at <= now}",
-    )
-    out = []
-    for session, row in zip(sessions, rows, strict=True):
-        badge = ""
-        if getattr(session, "my_registration", None):
-            badge = render_to_string(
-                "courses/_my_registration.html", {"registration": session.my_registration}
-            )
-        out.append(mark_safe(row.replace("<!--mine-->", badge, 1)))  # noqa: S308 - both escaped
-    return out
 
 
 def _session_or_404(pk: int) -> Session:
@@ -101,7 +70,7 @@ def _session_or_404(pk: int) -> Session:
 
 
 @require_GET
-@pagecache.page("courses")
+@pagecache.page()
 def session_detail(request, pk: int):
     return _render_session(request, _session_or_404(pk))
 

@@ -5,7 +5,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from cqa_portal.core import errors, links
+from cqa_portal.core import errors, links, pagecache
 from cqa_portal.core.decorators import login_required, post_only
 
 from . import selectors, services
@@ -25,6 +25,7 @@ from .models import (
 )
 
 
+@pagecache.page()
 @login_required
 def dashboard(request):
     membership = get_membership(request.user)
@@ -81,6 +82,7 @@ def profile_edit(request):
     return render(request, "members/profile_form.html", {"form": form})
 
 
+@pagecache.page()
 @company_admin_required(active=False)
 def users(request):
     company = request.membership.company
@@ -183,11 +185,13 @@ def _invitation_problem(request, check: links.LinkCheck):
     )
 
 
+@pagecache.page()
 @company_admin_required
 def relief_new(request):
     return _relief_form(request, ReliefRequest(company=request.membership.company))
 
 
+@pagecache.page()
 @company_admin_required
 def relief_edit(request, pk: int):
     relief = selectors.relief_request_for_company(company=request.membership.company, pk=pk)
@@ -227,6 +231,7 @@ def _relief_form(request, relief: ReliefRequest):
     return render(request, "members/relief_form.html", {"form": form, "relief": relief})
 
 
+@pagecache.page()
 @company_member_required(active=False)
 def relief_detail(request, pk: int):
     relief = selectors.relief_request_for_company(company=request.membership.company, pk=pk)

@@ -10,7 +10,6 @@ from import_export.admin import ExportActionMixin, ImportExportModelAdmin
 
 from cqa_portal.core.admin import (
     AuditHistoryInline,
-    PageCacheAdminMixin,
     SpreadsheetExportMixin,
     SpreadsheetImportMixin,
     WaitingFirstMixin,
@@ -42,11 +41,10 @@ def _preview(text: str):
     return format_html('<div class="pledges-preview" style="max-width:48rem">{}</div>', html)
 
 
-class PublishingAdmin(PageCacheAdminMixin, admin.ModelAdmin):
+class PublishingAdmin(admin.ModelAdmin):
     """Publishing or withdrawing a text is logged (who, when)."""
 
     inlines = [AuditHistoryInline]
-    pagecache_namespace = "pledges"
 
     def save_model(self, request, obj, form, change):
         was_published = bool(form.initial.get("is_published")) if change else False
@@ -142,13 +140,9 @@ class AllianceAdmin(PublishingAdmin):
 
 
 @admin.register(AllianceMember)
-class AllianceMemberAdmin(
-    PageCacheAdminMixin, SpreadsheetExportMixin, SpreadsheetImportMixin, ImportExportModelAdmin
-):
+class AllianceMemberAdmin(SpreadsheetExportMixin, SpreadsheetImportMixin, ImportExportModelAdmin):
     """Member associations; import from CSV (UTF-8 or GBK) or XLSX (bad rows listed with their
     row numbers, nothing written) and export."""
-
-    pagecache_namespace = "pledges"
 
     resource_classes = [AllianceMemberResource]
     formfield_overrides = URL_FIELDS

@@ -97,7 +97,6 @@ def open_letter(request):
         lambda csrf_token: _letter_page(
             request, selectors.current_letter(), is_current=True, csrf_token=csrf_token
         ),
-        namespace="pledges",
     )
 
 
@@ -109,11 +108,11 @@ def letter_detail(request, slug: str):
         is_current = selectors.current_letter_id() == letter.pk
         return _letter_page(request, letter, is_current=is_current, csrf_token=csrf_token)
 
-    return pagecache.serve(request, render_letter, namespace="pledges")
+    return pagecache.serve(request, render_letter)
 
 
 @require_http_methods(["GET", "POST"])
-@pagecache.page("pledges")
+@pagecache.page()
 def sign(request, slug: str):
     initiative = get_object_or_404(_initiatives(), slug=slug, accepts_signatures=True)
     kind = ""
@@ -363,7 +362,7 @@ def withdraw_resend(request, token: str):
     )
 
 
-@pagecache.page("pledges")
+@pagecache.page()
 def wall(request, slug: str):
     initiative = get_object_or_404(Initiative.objects.published(), slug=slug)
     form = WallFilterForm(request.GET or None)
@@ -393,7 +392,7 @@ def wall(request, slug: str):
     )
 
 
-@pagecache.page("pledges")
+@pagecache.page()
 def alliance(request):
     current = selectors.current_alliance()
     has_samples = current is not None and any(m.is_sample for m in current.members.all())
@@ -403,7 +402,7 @@ def alliance(request):
 
 
 @require_http_methods(["GET", "POST"])
-@pagecache.page("pledges")
+@pagecache.page()
 def cosign(request):
     alliance = selectors.current_alliance()
     if alliance is None or alliance.initiative is None:

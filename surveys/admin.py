@@ -15,7 +15,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from cqa_portal.core import jobs
-from cqa_portal.core.admin import AuditHistoryInline, PageCacheAdminMixin, message_job_started
+from cqa_portal.core.admin import AuditHistoryInline, message_job_started
 from cqa_portal.core.forms import PortalModelForm
 
 from . import selectors, services
@@ -197,8 +197,7 @@ class QuestionInline(admin.TabularInline):
 
 
 @admin.register(Survey)
-class SurveyAdmin(PageCacheAdminMixin, admin.ModelAdmin):
-    pagecache_namespace = "surveys"
+class SurveyAdmin(admin.ModelAdmin):
     form = SurveyForm
     list_display = [
         "title",

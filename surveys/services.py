@@ -22,7 +22,7 @@ from django.utils.crypto import get_random_string
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from cqa_portal.core import mail, pagecache
+from cqa_portal.core import mail
 from cqa_portal.core.errors import PortalError
 from cqa_portal.core.models import OutboxMessage
 from cqa_portal.core.reference import region_group_of
@@ -164,7 +164,6 @@ def survey_set_status(*, survey: Survey, status: str, actor=None, reason: str = 
     was = survey.status
     survey.status = status
     survey.save(update_fields=["status", "updated_at"])
-    pagecache.bump("surveys")
     audit_log(
         actor=actor,
         action=f"surveys.survey.{status}",
@@ -183,7 +182,6 @@ def survey_set_published(*, survey: Survey, published: bool, actor=None) -> bool
         return False
     survey.results_published = published
     survey.save(update_fields=["results_published", "updated_at"])
-    pagecache.bump("surveys")
     audit_log(
         actor=actor,
         action="surveys.survey.published" if published else "surveys.survey.unpublished",
@@ -413,7 +411,6 @@ def summary_snapshot_make(
         except IntegrityError:  # the same request, delivered twice, finished first elsewhere
             return SummarySnapshot.objects.get(request_id=request_id)
         _snapshots_prune(survey)
-        pagecache.bump("surveys")  # the findings and results pages show the latest snapshot
         return snapshot
     finally:
         claim.update(summary_claimed_at=None, summary_request_id="")

@@ -23,12 +23,14 @@ from .presentation import present, present_cross_tab
 from .summary import cross_tab, public_summary
 
 
+@pagecache.page()
 @company_member_required
 def index(request):
     surveys = selectors.member_surveys(company=request.membership.company)
     return render(request, "surveys/index.html", {"surveys": surveys, "now": timezone.now()})
 
 
+@pagecache.page()
 @company_member_required
 @require_http_methods(["GET", "POST"])
 def fill(request, slug):
@@ -109,6 +111,7 @@ def fill(request, slug):
     )
 
 
+@pagecache.page()
 @company_member_required
 def response_detail(request, pk):
     """A company's own response; another company's is a 404."""
@@ -124,7 +127,7 @@ def response_detail(request, pk):
     )
 
 
-@pagecache.page("surveys")
+@pagecache.page()
 def findings(request):
     """Public: the findings of the latest published survey, and the list of published ones."""
     surveys = selectors.published_surveys()
@@ -136,7 +139,7 @@ def findings(request):
     return render(request, "surveys/findings.html", context)
 
 
-@pagecache.page("surveys")
+@pagecache.page()
 def results(request, slug):
     """Public results of a published survey: aggregates only, small groups suppressed."""
     survey = Survey.objects.filter(slug=slug, results_published=True).first()

@@ -8,7 +8,6 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
-from cqa_portal.core import pagecache
 from cqa_portal.core.services import audit_log
 from cqa_portal.core.spreadsheets import check_workbook, decode_csv
 
@@ -80,7 +79,6 @@ def attendance_record(
             detail=detail,
         )
     AttendanceRecord.objects.bulk_create(records, batch_size=1000)
-    pagecache.bump("courses")  # the schedule's banner counts participants
     return summary
 
 

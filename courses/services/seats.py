@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 from django.db.models import Max
 from django.utils.translation import gettext_lazy as _
 
-from cqa_portal.core import pagecache
 from cqa_portal.core.errors import PortalError
 from cqa_portal.core.models import OutboxMessage
 from cqa_portal.core.services import audit_log, outbox_dispatch, outbox_enqueue, outbox_enqueue_many
@@ -73,7 +72,6 @@ def _set_status(registration: Registration, status: str, *, now: datetime) -> st
     old = registration.status
     registration.status = status
     registration.revision += 1
-    pagecache.bump("courses")  # seats taken and the waiting list show on the schedule
     if status == Registration.Status.CONFIRMED:
         registration.confirmed_at = now
     if status == Registration.Status.CANCELLED:

@@ -9,7 +9,6 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from cqa_portal.core import pagecache
 from cqa_portal.core.errors import PortalError
 from cqa_portal.core.services import audit_log
 
@@ -48,7 +47,6 @@ def session_save(*, session: Session, actor, lecturers=None) -> SessionSaveResul
     same as cancelling with notice."""
     now = timezone.now()
     result = SessionSaveResult(session=session)
-    pagecache.bump("courses")
     if session.pk is None:
         session.save()
         if lecturers is not None:
@@ -146,7 +144,6 @@ def session_cancel(*, session_id: int, actor, reason: str) -> int:
     old = session.status
     session.status = Session.Status.CANCELLED
     session.sequence += 1
-    pagecache.bump("courses")
     session.save(update_fields=["status", "sequence", "updated_at"])
     audit_log(
         actor=actor,
@@ -191,7 +188,6 @@ def session_duplicate(*, session_id: int, actor, days: int = 7) -> Session:
         status=Session.Status.SCHEDULED,
     )
     copy.lecturers.set(original.lecturers.all())
-    pagecache.bump("courses")
     audit_log(
         actor=actor,
         action="courses.session.duplicated",
@@ -218,7 +214,6 @@ def sessions_close_finished(*, now: datetime | None = None) -> int:
                 old = session.status
                 session.status = Session.Status.ENDED
                 session.save(update_fields=["status", "updated_at"])
-                pagecache.bump("courses")
                 audit_log(
                     actor=None,
                     action="courses.session.ended",

@@ -12,7 +12,7 @@ from django.utils.translation import gettext_noop, ngettext
 from import_export.formats import base_formats
 from import_export.signals import post_export
 
-from . import exports, history, imports, jobs, pagecache, services
+from . import exports, history, imports, jobs, services
 from .models import AuditEntry, OutboxMessage, StaffNotice, StaffNotificationSetting, User
 from .spreadsheets import check_workbook
 
@@ -205,37 +205,6 @@ class WaitingFirstMixin:
             since.desc(nulls_last=True),
             "-pk",
         ]
-
-
-class PageCacheAdminMixin:
-    """Admin edits of a model public pages show: every save, delete and import bumps the page
-    cache namespace ``pagecache_namespace`` (see ``core.pagecache``)."""
-
-    pagecache_namespace = ""
-
-    def _bump(self):
-        pagecache.bump(self.pagecache_namespace)
-
-    def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        self._bump()
-
-    def save_related(self, request, form, formsets, change):
-        super().save_related(request, form, formsets, change)
-        self._bump()  # inlines
-
-    def delete_model(self, request, obj):
-        super().delete_model(request, obj)
-        self._bump()
-
-    def delete_queryset(self, request, queryset):
-        super().delete_queryset(request, queryset)
-        self._bump()
-
-    def process_result(self, result, request):  # django-import-export, after an import
-        response = super().process_result(result, request)
-        self._bump()
-        return response
 
 
 class AuditHistoryInline(GenericTabularInline):

@@ -12,3 +12,8 @@ class CoreConfig(AppConfig):
         from django.utils.module_loading import autodiscover_modules
 
         autodiscover_modules("jobs")
+
+        # The page cache observes every SQL statement (what pages read, what writes change).
+        from . import pagecache
+
+        pagecache.install()

@@ -138,6 +138,23 @@ class StaticFilesMiddleware(WhiteNoiseMiddleware):
     FOREVER = 365 * 24 * 60 * 60
 
 
+class PageCacheMiddleware:
+    """Serves an anonymous visitor a page this process holds from the page cache
+    (``core.pagecache``) as soon as the language and the CSRF cookie are known, before the
+    session, authentication, messages and account middleware and the URL resolver run (a
+    visitor without a session cookie is anonymous: none of them has anything to add). Goes
+    right after CsrfViewMiddleware, with the middleware that sets security headers above it.
+    Pages not held here go on to their view, which serves them through ``pagecache.serve``."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from . import pagecache
+
+        return pagecache.stored_page(request) or self.get_response(request)
+
+
 class PrivacyNoticeMiddleware:
     """A signed-in person who has not accepted the current privacy notice
     (``core.privacy.version()``) is sent to the page that asks for it, then back. Exempt: the

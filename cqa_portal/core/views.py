@@ -17,7 +17,7 @@ from .errors import PortalError
 from .health import health_report
 
 
-@pagecache.page("site")
+@pagecache.page()
 def home(request):
     return render(request, "core/home.html")
 

@@ -51,6 +51,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "cqa_portal.core.middleware.SecurityHeadersMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "cqa_portal.core.middleware.StaticFilesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "cqa_portal.core.middleware.ChineseFirstMiddleware",
@@ -58,14 +60,14 @@ MIDDLEWARE = [
     "cqa_portal.core.middleware.LanguageFromLinkMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
+    # Anonymous pages held by this process are served here (headers above still apply).
+    "cqa_portal.core.middleware.PageCacheMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "cqa_portal.core.middleware.AdminQueryCheckMiddleware",
     "cqa_portal.core.middleware.MethodNotAllowedPageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "cqa_portal.core.middleware.PrivacyNoticeMiddleware",
-    "cqa_portal.core.middleware.SecurityHeadersMiddleware",
 ]
 
 # No inline script anywhere (styles: the admin and Bootstrap use style attributes).
@@ -124,6 +126,9 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Sessions are read from the cache (a signed-in page served from the page cache then runs one
+# query, the user); written to both, so a cache outage or flush only costs a database read.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -131,9 +136,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Django's and allauth's, reading the signed-in user from an exact memo (core.backends).
 AUTHENTICATION_BACKENDS = [
-    "django.contrib.auth.backends.ModelBackend",
-    "allauth.account.auth_backends.AuthenticationBackend",
+    "cqa_portal.core.backends.ModelBackend",
+    "cqa_portal.core.backends.AuthenticationBackend",
 ]
 
 # Internationalisation: Simplified Chinese first, English second.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone, translation
 
-from cqa_portal.core import mail, pagecache, privacy
+from cqa_portal.core import mail, privacy
 from cqa_portal.core.models import StaffNoticeKind
 from cqa_portal.core.services import audit_log, outbox_enqueue, staff_notice_record
 
@@ -102,6 +102,4 @@ def cosign_decide(*, cosignature_ids, approve: bool, actor, note: str = "", at=N
         )
         _cosign_mail(cosignature, f"cosign_{target}", at)
         count += 1
-    if count:
-        pagecache.bump("pledges")  # the alliance page lists the approved co-signers
     return count

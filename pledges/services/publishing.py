@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
-from cqa_portal.core import pagecache
 from cqa_portal.core.services import audit_log
 from cqa_portal.core.validators import normalize_uscc, uscc_check_ok, validate_uscc_format
 
@@ -33,7 +32,6 @@ def publication_save(*, obj, actor, was_published: bool, at=None):
     if obj.is_published and obj.published_at is None:
         obj.published_at = at
     obj.save()
-    pagecache.bump("pledges")
     if obj.is_published != was_published:
         label = obj._meta.model_name
         audit_log(

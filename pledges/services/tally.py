@@ -5,8 +5,6 @@ from __future__ import annotations
 from django.db import transaction
 from django.db.models import Count, F, Q
 
-from cqa_portal.core import pagecache
-
 from ..models import (
     Initiative,
     Signature,
@@ -18,7 +16,6 @@ def _tally_change(signature: Signature, *, confirmed: int, public: int) -> None:
     """Add to the counters of the signature's initiative, kind and province."""
     if not confirmed and not public:
         return
-    pagecache.bump("pledges")
     tally, _created = SignatureTally.objects.get_or_create(
         initiative_id=signature.initiative_id,
         kind=signature.kind,
@@ -57,5 +54,4 @@ def tally_rebuild(*, initiative_id: int) -> int:
         for row in rows
     ]
     SignatureTally.objects.bulk_create(tallies)
-    pagecache.bump("pledges")
     return sum(t.confirmed for t in tallies)

@@ -1,7 +1,6 @@
 """The shared page cache (cqa_portal.core.pagecache), on its main user the open letter: exact
 counts, per-visitor CSRF tokens whichever process cached the page, safe fallbacks."""
 
-import importlib
 import os
 import re
 import subprocess
@@ -13,6 +12,7 @@ import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpResponse
 from django.test import Client, RequestFactory
+from django.utils import timezone
 
 from cqa_portal.core import pagecache
 from pledges import services
@@ -183,7 +183,7 @@ def test_unknown_letter_is_not_cached_as_a_page(client, letter):
 
 def test_placeholder_is_the_same_in_every_process_and_secret(settings):
     first = pagecache.placeholder()
-    importlib.reload(pagecache)  # what a freshly started worker computes
+    pagecache.reset()  # what a freshly started worker computes
     assert pagecache.placeholder() == first
     settings.SECRET_KEY = "another-deployment-" + "x" * 40
     assert pagecache.placeholder() != first  # derived from the secret key, not guessable
@@ -199,9 +199,9 @@ def test_a_page_cached_by_another_process_carries_this_visitors_working_token(
     worker_a = Client(enforce_csrf_checks=True)
     html_a = worker_a.get("/open-letter/").content.decode()
     assert letter.title in html_a
-    # Another gunicorn worker: a fresh module (no per-process memo, placeholder recomputed)
-    # reading the page worker A put in Redis.
-    importlib.reload(pagecache)
+    # Another gunicorn worker: no per-process memo, placeholder recomputed, reading the page
+    # worker A put in Redis.
+    pagecache.reset()
     visitor = Client(enforce_csrf_checks=True)
     with django_assert_num_queries(0):  # served from the shared cache, not rendered again
         response = visitor.get("/open-letter/")
@@ -240,7 +240,7 @@ html = (
 response = pagecache.serve(
     request,
     lambda token: HttpResponse(html.format(pid=os.getpid(), slug=os.environ["SLUG"], token=token)),
-    namespace="pledges",
+    name="pledges:open_letter",
 )
 assert pagecache.placeholder() not in response.content.decode()
 print(os.getpid())
@@ -297,37 +297,26 @@ class _Page:
         )
 
 
-def test_pages_are_cached_per_namespace_path_and_language():
+def test_pages_are_cached_per_path_and_language():
     from django.utils import translation
 
     page = _Page()
     for _ in range(2):
-        pagecache.serve(_anonymous_get("/a/"), page, namespace="one")
+        pagecache.serve(_anonymous_get("/a/"), page, name="one")
     assert page.calls == 1
-    pagecache.serve(_anonymous_get("/b/"), page, namespace="one")
-    pagecache.serve(_anonymous_get("/a/"), page, namespace="two")
-    assert page.calls == 3
+    pagecache.serve(_anonymous_get("/b/"), page, name="one")
+    assert page.calls == 2
     with translation.override("en"):
-        pagecache.serve(_anonymous_get("/a/"), page, namespace="one")
-    assert page.calls == 4
-
-
-def test_bump_renders_only_that_namespaces_pages_again():
-    one, two = _Page(), _Page()
-    pagecache.serve(_anonymous_get("/a/"), one, namespace="one")
-    pagecache.serve(_anonymous_get("/a/"), two, namespace="two")
-    pagecache.bump("one")
-    pagecache.serve(_anonymous_get("/a/"), one, namespace="one")
-    pagecache.serve(_anonymous_get("/a/"), two, namespace="two")
-    assert (one.calls, two.calls) == (2, 1)
+        pagecache.serve(_anonymous_get("/a/"), page, name="one")
+    assert page.calls == 3
 
 
 def test_each_request_gets_its_own_token_and_non_200_pages_are_not_cached():
     page = _Page()
     first = _anonymous_get("/a/")
     second = _anonymous_get("/a/")
-    html_1 = pagecache.serve(first, page, namespace="one").content.decode()
-    html_2 = pagecache.serve(second, page, namespace="one").content.decode()
+    html_1 = pagecache.serve(first, page, name="one").content.decode()
+    html_2 = pagecache.serve(second, page, name="one").content.decode()
     token_1, token_2 = _token(html_1), _token(html_2)
     assert len(token_1) == len(token_2) == 64 and token_1 != token_2
     # Each request got a CSRF secret of its own, sent as its cookie.
@@ -336,21 +325,219 @@ def test_each_request_gets_its_own_token_and_non_200_pages_are_not_cached():
     assert pagecache.placeholder() not in html_1 + html_2
     missing = _Page(status=404)
     for _ in range(2):
-        response = pagecache.serve(_anonymous_get("/gone/"), missing, namespace="one")
+        response = pagecache.serve(_anonymous_get("/gone/"), missing, name="one")
         assert response.status_code == 404
         assert pagecache.placeholder() not in response.content.decode()
     assert missing.calls == 2
 
 
+def test_the_token_put_in_is_one_djangos_csrf_check_accepts():
+    from django.middleware.csrf import CSRF_ALLOWED_CHARS, _unmask_cipher_token
+
+    for _ in range(50):
+        request = _anonymous_get("/a/")
+        token = pagecache._token(request)
+        assert len(token) == 64 and set(token) <= set(CSRF_ALLOWED_CHARS)
+        assert _unmask_cipher_token(token) == request.META["CSRF_COOKIE"]
+    request = _anonymous_get("/a/")
+    request.META["CSRF_COOKIE"] = "a" * 32  # the visitor's cookie is kept
+    assert _unmask_cipher_token(pagecache._token(request)) == "a" * 32
+
+
 def test_posts_long_query_strings_and_sessions_are_never_cached():
     page = _Page()
     long_query = "x=" + "1" * pagecache.MAX_QUERY
-    pagecache.serve(_anonymous_get("/a/", QUERY_STRING=long_query), page, namespace="one")
+    pagecache.serve(_anonymous_get("/a/", QUERY_STRING=long_query), page, name="one")
     post = RequestFactory().post("/a/")
     post.user = AnonymousUser()
-    pagecache.serve(post, page, namespace="one")
+    pagecache.serve(post, page, name="one")
     with_session = _anonymous_get("/a/")
     with_session.COOKIES["sessionid"] = "abc"
-    pagecache.serve(with_session, page, namespace="one")
-    pagecache.serve(with_session, page, namespace="one")
+    pagecache.serve(with_session, page, name="one")
+    pagecache.serve(with_session, page, name="one")
     assert page.calls == 4
+
+
+# --- what a page depends on: the tables its SQL read ---------------------------------------------
+
+
+class _Reading(_Page):
+    """A render function that reads the topics (and counts its calls)."""
+
+    def __call__(self, token):
+        from courses.models import Topic
+
+        self.calls += 1
+        names = ", ".join(Topic.objects.order_by("pk").values_list("name", flat=True))
+        return HttpResponse(f"<p>{self.calls}: {names}</p>")
+
+
+def test_any_write_to_a_table_the_page_read_renders_it_again_and_others_do_not():
+    from django.db import connection
+
+    from courses.models import Topic
+    from pledges.models import Initiative
+    from tests.courses.factories import TopicFactory
+
+    page = _Reading()
+    topic = TopicFactory(name="甲")
+
+    def html():
+        return pagecache.serve(_anonymous_get("/topics/"), page, name="topics").content.decode()
+
+    assert "1: 甲" in html() and "1: 甲" in html()
+    Initiative.objects.filter(pk=-1).update(title="x")  # another table: still cached
+    assert page.calls == 1
+    Topic.objects.filter(pk=topic.pk).update(name="乙")  # a queryset update
+    assert "2: 乙" in html()
+    TopicFactory(name="丙")  # an insert
+    assert "3: 乙, 丙" in html()
+    with connection.cursor() as cursor:  # raw SQL, unquoted
+        cursor.execute("UPDATE courses_topic SET name = %s WHERE id = %s", ["丁", topic.pk])
+    assert "4: 丁, 丙" in html()
+    Topic.objects.filter(name="丙").delete()
+    assert "5: 丁</p>" in html()
+    assert "5: 丁</p>" in html() and page.calls == 5
+
+
+def test_a_rolled_back_write_costs_one_render_and_shows_nothing():
+    from django.db import transaction
+
+    from courses.models import Topic
+    from tests.courses.factories import TopicFactory
+
+    page = _Reading()
+    TopicFactory(name="甲")
+
+    def html():
+        return pagecache.serve(_anonymous_get("/topics/"), page, name="topics").content.decode()
+
+    html()
+    try:
+        with transaction.atomic():
+            Topic.objects.update(name="乙")
+            raise RuntimeError
+    except RuntimeError:
+        pass
+    assert "2: 甲" in html() and "2: 甲" in html()
+
+
+def test_pages_are_learned_not_declared_and_the_first_render_is_stored():
+    page = _Reading()
+    pagecache.serve(_anonymous_get("/topics/"), page, name="topics")
+    assert pagecache._learned["topics"] == {"courses_topic"}
+    pagecache.serve(_anonymous_get("/topics/"), page, name="topics")
+    assert page.calls == 1
+
+
+def test_the_lifetime_bounds_changes_without_a_write():
+    page = _Page()
+    pagecache.serve(_anonymous_get("/t/"), page, name="one")
+    later = timezone.now().timestamp() + pagecache.LIFETIME + 1
+    with mock.patch.object(pagecache.time, "time", return_value=later):
+        pagecache.serve(_anonymous_get("/t/"), page, name="one")
+    assert page.calls == 2
+
+
+def test_cache_errors_fall_back_to_rendering():
+    import redis
+    from django.core.cache import cache
+
+    from tests.courses.factories import TopicFactory
+
+    page = _Reading()
+    pagecache.serve(_anonymous_get("/topics/"), page, name="topics")
+    down = redis.exceptions.ConnectionError("redis down")
+    for method in ("get", "get_many", "set", "add"):
+        with mock.patch.object(cache, method, side_effect=down):
+            assert pagecache.serve(_anonymous_get("/x/"), page, name="x").status_code == 200
+    client = pagecache._redis()
+    if client is not None:
+        for method in ("mget", "pipeline", "pubsub"):
+            with mock.patch.object(client, method, side_effect=down):
+                pagecache.reset()
+                response = pagecache.serve(_anonymous_get("/topics/"), page, name="topics")
+                assert response.status_code == 200
+                TopicFactory()  # a write while Redis is down never fails
+    assert page.calls >= 4
+
+
+@pytest.mark.usefixtures("redis_url")
+def test_versions_come_from_the_subscription_without_a_round_trip():
+    from tests.courses.factories import TopicFactory
+
+    client = pagecache._redis()
+    assert client is not None, "the shared cache must be Redis"
+    page = _Reading()
+    pagecache.serve(_anonymous_get("/topics/"), page, name="topics")
+    with mock.patch.object(client, "mget", wraps=client.mget) as mget:
+        for _ in range(3):
+            pagecache.serve(_anonymous_get("/topics/"), page, name="topics")
+        TopicFactory(name="新")
+        assert (
+            "新"
+            in pagecache.serve(_anonymous_get("/topics/"), page, name="topics").content.decode()
+        )
+    assert mget.call_count == 0 and page.calls == 2
+
+
+@pytest.mark.usefixtures("redis_url")
+def test_a_lost_subscription_falls_back_to_reading_versions():
+    from tests.courses.factories import TopicFactory
+
+    page = _Reading()
+    pagecache.serve(_anonymous_get("/topics/"), page, name="topics")
+    state = pagecache._state()
+    assert state.trusted
+    with mock.patch.object(state.pubsub, "get_message", side_effect=ConnectionError("gone")):
+        pagecache.serve(_anonymous_get("/topics/"), page, name="topics")
+    assert not pagecache._state().trusted and page.calls == 1
+    # While unsubscribed a new version is read from Redis on each request.
+    client = pagecache._redis()
+    client.set(pagecache._prefix() + "courses_topic", "from-elsewhere")
+    pagecache.serve(_anonymous_get("/topics/"), page, name="topics")
+    assert page.calls == 2
+    TopicFactory()
+    pagecache.serve(_anonymous_get("/topics/"), page, name="topics")
+    assert page.calls == 3
+
+
+def test_a_page_rendered_while_another_connection_writes_is_dropped_at_its_commit(
+    postgres, transactional_db
+):
+    """Real threads on PostgreSQL: a writer's uncommitted change is invisible to the page
+    rendered meanwhile (stored with the versions read before), and its commit gives the table
+    a new version, so the next request renders the change."""
+    import threading
+
+    from django.db import connection, transaction
+
+    from courses.models import Topic
+    from tests.courses.factories import TopicFactory
+
+    topic = TopicFactory(name="旧")
+    page = _Reading()
+    written, release, done = threading.Event(), threading.Event(), threading.Event()
+
+    def writer():
+        try:
+            with transaction.atomic():
+                Topic.objects.filter(pk=topic.pk).update(name="新")
+                written.set()
+                release.wait(10)
+        finally:
+            connection.close()
+            done.set()
+
+    def html():
+        return pagecache.serve(_anonymous_get("/topics/"), page, name="topics").content.decode()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    assert written.wait(10)
+    assert "旧" in html() and "旧" in html()  # rendered meanwhile and served
+    release.set()
+    assert done.wait(10)
+    thread.join()
+    assert "新" in html()
+    assert "新" in html() and page.calls == 2

@@ -40,6 +40,7 @@ def _sessions_with_registrants(n):
         AttendanceFactory(session=session, participants=5)
 
 
+@pytest.mark.usefixtures("uncached_pages")  # what rendering costs
 def test_session_list_shows_registration_and_waiting_counts_without_n_plus_1(
     staff_client, django_assert_num_queries
 ):

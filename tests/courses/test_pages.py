@@ -153,6 +153,7 @@ def _make_rows(n):
 
 
 @pytest.mark.parametrize("logged_in", [False, True])
+@pytest.mark.usefixtures("uncached_pages")  # what rendering costs
 def test_schedule_query_count_does_not_grow_with_sessions(
     client, django_assert_num_queries, logged_in
 ):
@@ -173,6 +174,7 @@ def test_schedule_query_count_does_not_grow_with_sessions(
     assert len(response.context["upcoming"]) == 22
 
 
+@pytest.mark.usefixtures("uncached_pages")  # what rendering costs
 def test_session_page_query_count_is_fixed(client, django_assert_num_queries):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext

@@ -1,9 +1,13 @@
 """Pages that list things use a fixed number of queries, whatever the number of rows."""
 
+import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from .factories import CompanyFactory, FeeFactory, MembershipFactory, ReliefFactory
+
+# What rendering costs: the page cache (which serves a second visit with no page query) is off.
+pytestmark = pytest.mark.usefixtures("uncached_pages")
 
 
 def _count(client, url):

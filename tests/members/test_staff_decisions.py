@@ -175,6 +175,7 @@ def test_relief_queue_shows_impact_and_resumption_sortable_and_filterable(
     assert len(rows) == 4
 
 
+@pytest.mark.usefixtures("uncached_pages")  # what rendering costs
 def test_relief_queue_query_count_does_not_grow(admin_client, django_assert_num_queries):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext

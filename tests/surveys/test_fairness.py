@@ -16,9 +16,9 @@ from tests.members.factories import CompanyFactory, FeeFactory, ReliefFactory
 
 from .factories import COMPLETE, covid_survey, file_response
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("uncached_pages")]
 URL = "/surveys/staff/fairness/"
-QUERIES = 10  # session and user, then the view's eight, whatever the number of companies
+QUERIES = 9  # the user (the session is cached), then the view's eight, whatever the size
 
 
 def _company(province, section, size, *, impact=None, relief=None, survey=None, **kwargs):

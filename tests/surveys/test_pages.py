@@ -101,6 +101,7 @@ def test_results_pages_render_in_fixed_queries(client, survey):
     assert len(few) == len(many)
 
 
+@pytest.mark.usefixtures("uncached_pages")  # what rendering costs
 def test_member_index_in_fixed_queries(client, survey):
     company = CompanyFactory()
     client.force_login(member_user(company))

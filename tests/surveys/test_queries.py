@@ -1,6 +1,7 @@
 """The member's survey form renders with a fixed number of queries, whatever the number of
 responses in the database and of the company's saved answers."""
 
+import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -8,6 +9,9 @@ from members.models import CompanyMembership
 from tests.members.factories import CompanyFactory
 
 from .factories import COMPLETE, covid_survey, file_response, member_user
+
+# What rendering costs: the page cache (which serves a second visit with no page query) is off.
+pytestmark = pytest.mark.usefixtures("uncached_pages")
 
 
 def _count(client, url):
