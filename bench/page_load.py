@@ -165,6 +165,7 @@ def seed() -> dict:
     from cqa_portal.core.models import OutboxMessage
 
     return {
+        "company_id": company.pk,
         "session_cookie": session.session_key,
         "survey": survey.slug,
         "session_id": session_id,
@@ -372,6 +373,42 @@ def post_forms(port: int, path: str) -> dict:
     }
 
 
+# --- exact invalidation: a write from another process, then every worker's next answer -------
+
+FRESH_READS = 30  # per write: enough that each of the 3 workers answers several
+
+
+def freshness(port: int, data: dict, cookie: dict) -> dict:
+    """Writes made here (another process than the server's workers, as an admin edit or a task
+    would be), each followed at once by FRESH_READS requests spread over the workers: every
+    answer must show the change. Public pages (a session's title on its page, the open
+    letter's title) and a member page (the company's name on the dashboard)."""
+    from courses.models import Session
+    from members.models import MemberCompany
+    from pledges import selectors
+    from pledges.models import OpenLetter
+
+    letter = selectors.current_letter()
+    session = data["session_id"]
+    targets = [
+        (Session.objects.filter(pk=session), "title", f"/courses/{session}/", {}),
+        (MemberCompany.objects.filter(pk=data["company_id"]), "name", "/members/", cookie),
+        (OpenLetter.objects.filter(pk=letter.pk), "title", open_letter.LETTER, {}),
+    ]  # fmt: skip
+    reads = stale = writes = 0
+    for n in range(3):
+        for rows, field, path, headers in targets:
+            mark = f"{PREFIX}改{n}{secrets.token_hex(3)}"
+            rows.update(**{field: mark})
+            writes += 1
+            for _ in range(FRESH_READS):
+                page = request(port, path, headers=headers)
+                body = page.split(b"\r\n\r\n", 1)[1].decode("utf-8", "replace")
+                reads += 1
+                stale += status_of(page) != 200 or mark not in body
+    return {"writes": writes, "reads": reads, "stale": stale}
+
+
 # --- transfer size of the home page --------------------------------------------------------
 
 
@@ -494,6 +531,7 @@ def main() -> dict:
                 figures["pages"][name] = page
         for name, path in public:
             figures["pages"][name].update(post_forms(port, path))
+        figures["freshness"] = freshness(port, data, cookie)
         figures["home_transfer"] = transfer(port)
     finally:
         stop_server(server)
@@ -521,6 +559,8 @@ def main() -> dict:
     figures["home_transfer"]["ratio_to_limit"] = round(home / HOME_TRANSFER_LIMIT, 3)
     if home >= HOME_TRANSFER_LIMIT:
         failures.append("home_transfer")
+    if figures["freshness"]["stale"]:
+        failures.append("freshness")
     figures["failures"] = failures
     figures["errors"] = sum(p["non_200"] for p in figures["pages"].values())
     figures["within_limit"] = not failures
@@ -539,6 +579,11 @@ def main() -> dict:
         )
         for failure in page.get("post_failures", []):
             print(f"    failed post: {failure}")
+    fresh = figures["freshness"]
+    print(
+        f"exact invalidation: {fresh['writes']} writes from another process, "
+        f"{fresh['reads']} reads right after them: {fresh['stale']} stale"
+    )
     print(
         f"home page transfer: {home:,} bytes (limit {HOME_TRANSFER_LIMIT:,}; "
         f"{figures['home_transfer']['ratio_to_limit']} of it)"

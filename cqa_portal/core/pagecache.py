@@ -41,7 +41,8 @@ that bypass Django's cursors (``COPY``, another program) are not seen until then
 
 What is never cached: non-GET requests, long query strings, anonymous visitors with a session
 cookie, pending flash messages, responses that are not a plain 200, set cookies or are
-streamed, pages whose rendering queued a message or used a real CSRF token. A cache error is
+streamed, pages whose rendering queued a message, used a real CSRF token or read a table of
+``UNWATCHED_MODELS`` (the outbox, sessions: written all the time, never shown). A cache error is
 never fatal: the page is rendered as if there were no cache. The key carries a hash of the
 static-files manifest, so pages naming static files of an earlier release are not served after
 a deploy.
@@ -111,6 +112,22 @@ def _tables() -> frozenset:
     return known
 
 
+# Tables written all the time that no cached page shows (each mail sent, each session saved):
+# their writes give no new versions, so a page whose rendering reads one is never stored.
+UNWATCHED_MODELS = ("core.OutboxMessage", "sessions.Session")
+
+
+def _unwatched() -> frozenset:
+    tables = _memo.get("unwatched")
+    if tables is None:
+        from django.apps import apps
+
+        tables = _memo["unwatched"] = frozenset(
+            apps.get_model(label)._meta.db_table for label in UNWATCHED_MODELS
+        )
+    return tables
+
+
 def _tables_in(sql: str) -> set[str]:
     return set(_WORD.findall(sql)) & _tables()
 
@@ -128,7 +145,7 @@ def _observe(execute, sql, params, many, context):
     text = sql if isinstance(sql, str) else str(sql)
     if _is_write(text):
         result = execute(sql, params, many, context)
-        tables = _tables_in(text)
+        tables = _tables_in(text) - _unwatched()
         if tables:
             try:
                 _note_write(context["connection"], tables)
@@ -538,7 +555,7 @@ def serve(request, render, *, lifetime: int = LIFETIME, name: str = ""):
         # table (a process-wide memo was warm) still depends on it.
         read = read | implicit | known
         _learned[name] = read - implicit
-        if not storable or not read <= deps:
+        if not storable or not read <= deps or read & _unwatched():
             if not response.streaming:
                 response.content = _fill(response.content, request)
             return response

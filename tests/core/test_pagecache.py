@@ -541,3 +541,23 @@ def test_a_page_rendered_while_another_connection_writes_is_dropped_at_its_commi
     thread.join()
     assert "新" in html()
     assert "新" in html() and page.calls == 2
+
+
+def test_writes_to_the_outbox_and_sessions_give_no_versions_and_pages_reading_them_are_not_stored():
+    from unittest import mock as _mock
+
+    from cqa_portal.core.models import OutboxMessage
+
+    with _mock.patch.object(pagecache, "_bump") as bump:
+        OutboxMessage.objects.filter(pk=-1).update(subject="x")
+    assert bump.call_count == 0
+
+    class _ReadsOutbox(_Page):
+        def __call__(self, token):
+            self.calls += 1
+            return HttpResponse(f"<p>{OutboxMessage.objects.count()}</p>")
+
+    page = _ReadsOutbox()
+    for _ in range(2):
+        pagecache.serve(_anonymous_get("/outbox/"), page, name="outbox")
+    assert page.calls == 2

@@ -402,3 +402,39 @@ def test_a_page_held_by_this_process_is_served_before_the_view_and_keeps_its_hea
     signed_in = Client()
     signed_in.force_login(UserFactory())
     assert signed_in.get("/courses/").templates  # a member's own copy, through the view
+
+
+def test_member_pages_are_served_from_their_own_copy_and_another_company_gets_404():
+    from members.models import CompanyMembership
+    from tests.members.factories import FeeFactory, MembershipFactory, ReliefFactory
+    from tests.surveys.factories import covid_survey, member_user
+
+    survey = covid_survey()
+    user = member_user(role=CompanyMembership.Role.ADMIN)
+    company = CompanyMembership.objects.get(user=user).company
+    FeeFactory(company=company, year=2020)
+    relief = ReliefFactory(company=company, year=2020, status="draft")
+    client = _client()
+    client.force_login(user)
+    pages = [
+        "/members/",
+        "/members/users/",
+        "/members/relief/new/",
+        f"/members/relief/{relief.pk}/",
+        "/surveys/",
+        f"/surveys/{survey.slug}/",
+        "/courses/",
+    ]
+    for path in pages:
+        _get(client, path)
+        assert user.email in _cached(client, path)  # their own copy, no query
+    stranger = MembershipFactory(role="admin").user
+    other = _client()
+    other.force_login(stranger)
+    response = other.get(f"/members/relief/{relief.pk}/")
+    assert response.status_code == 404
+    assert company.name not in other.get("/members/").content.decode()
+    anonymous = _client()
+    for path in pages[:-1]:
+        response = anonymous.get(path)
+        assert response.status_code == 302 and "/login/" in response["Location"], path
