@@ -31,12 +31,12 @@ def _trivial(request):
 
 def wsgi_app():
     """Gunicorn's app factory: the portal plus one trivial view, same settings and middleware."""
+    import importlib
     import types
 
     sys.path.insert(0, str(ROOT))
-    from django.core.wsgi import get_wsgi_application
-
-    application = get_wsgi_application()
+    # As the Procfile serves it (gc.freeze included); first, it sets Django up.
+    application = importlib.import_module("cqa_portal.wsgi").application
     from django.conf import settings
     from django.urls import include, path
 
