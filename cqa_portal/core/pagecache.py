@@ -462,11 +462,18 @@ def reset() -> None:
     _generation[0] += 1
 
 
+def _plain_get(request) -> bool:
+    """A GET with a short query string and no flash message waiting in a cookie."""
+    return (
+        request.method == "GET"
+        and len(request.META.get("QUERY_STRING", "")) <= MAX_QUERY
+        and "messages" not in request.COOKIES
+    )
+
+
 def _owner(request) -> str | None:
     """Whose copy the request gets: "anon", "u<id>", or None (rendered, never cached)."""
-    if request.method != "GET" or len(request.META.get("QUERY_STRING", "")) > MAX_QUERY:
-        return None
-    if "messages" in request.COOKIES:
+    if not _plain_get(request):
         return None
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
@@ -477,10 +484,6 @@ def _owner(request) -> str | None:
     if settings.SESSION_COOKIE_NAME in request.COOKIES:
         return None
     return "anon"
-
-
-def cacheable(request) -> bool:
-    return _owner(request) is not None
 
 
 def _key(owner: str, request) -> str:
@@ -580,11 +583,8 @@ def stored_page(request) -> HttpResponse | None:
     """For ``PageCacheMiddleware``: the stored page an anonymous visitor asked for, if there is a
     current one (served before the rest of the middleware and the URL resolver run); else None
     and the request goes on to the view (whose ``serve`` renders and stores it)."""
-    if request.method != "GET" or len(request.META.get("QUERY_STRING", "")) > MAX_QUERY:
-        return None
-    cookies = request.COOKIES
-    if settings.SESSION_COOKIE_NAME in cookies or "messages" in cookies:
-        return None  # (no session: certainly anonymous)
+    if not _plain_get(request) or settings.SESSION_COOKIE_NAME in request.COOKIES:
+        return None  # (no session cookie: certainly anonymous)
     if getattr(cache, "is_down", False):
         return None
     try:
